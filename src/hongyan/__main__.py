@@ -1,0 +1,3 @@
+from hongyan.cli.main import main
+
+main()

@@ -1,0 +1,90 @@
+"""FastAPI dependencies: the process context, a database session, the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hongyan import errors
+from hongyan.accounts.auth import Principal, RequestParts
+from hongyan.accounts.service import Actor
+from hongyan.api.context import AppContext
+from hongyan.kit import pagination
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+
+
+async def get_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the endpoint returns, rolled back on error."""
+    async with ctx.db.session() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_principal(request: Request, ctx: Ctx) -> Principal:
+    parts = RequestParts(
+        method=request.method,
+        path=request.url.path,
+        query=request.url.query,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=await request.body(),
+    )
+    principal = await ctx.auth.authenticate(request.headers.get("authorization"), parts)
+    request.state.principal = principal
+    return principal
+
+
+def tenant_caller(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """A tenant key holding ``scope``."""
+
+    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if principal.is_operator or principal.tenant_id is None:
+            raise errors.TENANT_KEY_REQUIRED()
+        if scope not in principal.scopes:
+            raise errors.SCOPE_MISSING(scope=scope)
+        return principal
+
+    return dependency
+
+
+async def operator_caller(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if not principal.is_operator:
+        raise errors.OPERATOR_REQUIRED()
+    return principal
+
+
+TenantRead = Annotated[Principal, Depends(tenant_caller("read"))]
+TenantSend = Annotated[Principal, Depends(tenant_caller("send"))]
+TenantManage = Annotated[Principal, Depends(tenant_caller("manage"))]
+Operator = Annotated[Principal, Depends(operator_caller)]
+
+
+def actor_of(request: Request, principal: Principal) -> Actor:
+    ip = request.client.host if request.client else None
+    return Actor(role=principal.role, key_id=principal.key_id, tenant_id=principal.tenant_id, ip=ip)
+
+
+class PageParams:
+    """``?limit=&cursor=`` of a list endpoint."""
+
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    ) -> None:
+        self.limit = limit
+        self.before_id = pagination.decode_cursor(cursor)
+
+
+Paging = Annotated[PageParams, Depends()]

@@ -1,0 +1,136 @@
+"""Settings: one typed object, read from ``HONGYAN_*`` variables and an optional TOML file.
+
+Precedence, highest first: environment, the file named by ``HONGYAN_CONFIG_FILE`` (or
+``<data_dir>/hongyan.toml`` when present), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import structlog
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+log = structlog.get_logger(__name__)
+
+SECRET_KEY_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("HONGYAN_DATA_DIR", "./data")).resolve()
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the optional config file; keys are the setting names without the prefix."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        explicit = os.environ.get("HONGYAN_CONFIG_FILE")
+        path = Path(explicit) if explicit else _default_data_dir() / "hongyan.toml"
+        self._values: dict[str, Any] = {}
+        if path.is_file():
+            self._values = tomllib.loads(path.read_text("utf-8"))
+        elif explicit:
+            raise FileNotFoundError(f"HONGYAN_CONFIG_FILE={explicit} does not exist")
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._values.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    """Everything Hongyan can be configured with; docs/reference/config.md lists each."""
+
+    model_config = SettingsConfigDict(env_prefix="HONGYAN_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    # Empty means an SQLite file in data_dir: the embedded default, nothing to install.
+    database_url: str = ""
+    # Optional: frequency limits and caches go to Redis when set, else stay in process memory.
+    redis_url: str | None = None
+    # Encrypts secrets at rest (API key secrets, connector credentials). Generated into
+    # data_dir/secret.key on first run when unset; losing it makes stored secrets unreadable.
+    secret_key: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Public base URL used in error "doc" links and printed examples.
+    public_url: str = ""
+
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    # Phone numbers in logs appear as 138****8000 unless the operator turns this off.
+    log_mask_numbers: bool = True
+
+    # The signed-request window; DESIGN.md fixes it at 15 minutes (nonces are kept that long).
+    auth_signature_window_secs: int = 900
+    # How long a verified key stays in the per-process cache before the database is asked again;
+    # a revoked key stops working everywhere within this time.
+    auth_key_cache_secs: float = 5.0
+
+    # Worker loop: how long an idle worker sleeps between polls when nothing wakes it.
+    worker_idle_poll_secs: float = 1.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to ``data_dir/hongyan.db`` (SQLite, async driver)."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{self.data_dir / 'hongyan.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    def resolve_secret_key(self) -> bytes:
+        """The secret key: from settings, or from data_dir (generated there on first use)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / SECRET_KEY_FILE
+        if path.exists():
+            return path.read_text("ascii").strip().encode()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+        log.warning(
+            "secret key generated; back it up, stored secrets cannot be read without it",
+            path=str(path),
+        )
+        return value.encode()
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept plain ``postgresql://`` and ``sqlite://`` URLs and pick the async drivers."""
+    for plain, async_form in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return async_form + url[len(plain) :]
+    return url

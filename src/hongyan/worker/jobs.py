@@ -1,0 +1,30 @@
+"""Periodic worker jobs. Domains add theirs to JOBS; the worker loop runs each on its interval."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from hongyan.accounts import repository as accounts_repo
+from hongyan.api.context import AppContext
+from hongyan.models import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    interval_secs: float
+    run: Callable[[AppContext], Awaitable[int]]  # returns how many things it did
+
+
+async def purge_nonces(ctx: AppContext) -> int:
+    """Forget signed-request nonces older than the signature window (they can't be replayed)."""
+    window = timedelta(seconds=ctx.settings.auth_signature_window_secs)
+    async with ctx.db.session() as session:
+        return await accounts_repo.purge_nonces(session, utcnow() - window - timedelta(minutes=1))
+
+
+JOBS: list[Job] = [
+    Job("purge_nonces", 60.0, purge_nonces),
+]

@@ -1,0 +1,68 @@
+"""The worker loop: runs every job on its interval until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import structlog
+
+from hongyan.api.context import AppContext
+from hongyan.kit.metrics import WORKER_JOB_RUNS
+from hongyan.worker.jobs import JOBS, Job
+
+log = structlog.get_logger("hongyan.worker")
+
+
+class Worker:
+    """Runs jobs in one task; a job that fails is logged and tried again on its next turn."""
+
+    def __init__(self, ctx: AppContext, jobs: Sequence[Job] = JOBS) -> None:
+        self.ctx = ctx
+        self.jobs = list(jobs)
+        self.stopping = asyncio.Event()
+        # Set by code that just made work due (e.g. an accepted message), so the worker
+        # does not wait for its next poll.
+        self.wake = asyncio.Event()
+        self._next_run = {job.name: 0.0 for job in self.jobs}
+
+    async def run_once(self) -> int:
+        """Run every job that is due; return how many things they did."""
+        done = 0
+        now = time.monotonic()
+        for job in self.jobs:
+            if self._next_run[job.name] > now:
+                continue
+            self._next_run[job.name] = now + job.interval_secs
+            try:
+                done += await job.run(self.ctx)
+                WORKER_JOB_RUNS.labels(job.name, "ok").inc()
+            except Exception:
+                WORKER_JOB_RUNS.labels(job.name, "error").inc()
+                log.exception("job failed", job=job.name)
+        return done
+
+    async def run(self) -> None:
+        log.info("worker started", jobs=[job.name for job in self.jobs])
+        while not self.stopping.is_set():
+            await self.run_once()
+            self.wake.clear()
+            sleep = self._sleep_time()
+            waiters = [
+                asyncio.ensure_future(self.stopping.wait()),
+                asyncio.ensure_future(self.wake.wait()),
+            ]
+            await asyncio.wait(waiters, timeout=sleep, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+        log.info("worker stopped")
+
+    def _sleep_time(self) -> float:
+        if not self.jobs:
+            return self.ctx.settings.worker_idle_poll_secs
+        soonest = min(self._next_run.values()) - time.monotonic()
+        return max(0.0, min(soonest, self.ctx.settings.worker_idle_poll_secs))
+
+    def stop(self) -> None:
+        self.stopping.set()
