@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from hongyan import __version__
 from hongyan.accounts import api as accounts_api
@@ -45,10 +47,29 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.state.ctx = ctx
     api_errors.install(app)
     app.add_middleware(RequestContext)
-    for router in (system.router, accounts_api.router, accounts_api.admin):
+    for router in (system.router, accounts_api.router, accounts_api.admin, *_domain_routers()):
         app.include_router(router)
     _add_security_schemes(app)
     return app
+
+
+# Domains whose api.py is mounted; each may export ``router`` (tenant routes) and ``admin``.
+DOMAINS = ("signs", "templates", "compliance", "numbers")
+
+
+def _domain_routers() -> list[APIRouter]:
+    routers = []
+    for domain in DOMAINS:
+        name = f"hongyan.{domain}.api"
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        routers += [
+            r
+            for r in (getattr(module, "router", None), getattr(module, "admin", None))
+            if isinstance(r, APIRouter)
+        ]
+    return routers
 
 
 def _add_security_schemes(app: FastAPI) -> None:

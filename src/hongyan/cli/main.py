@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 import typer
 
 from hongyan import __version__
@@ -21,6 +24,13 @@ app.command("docs")(system.docs_command)
 app.add_typer(system.db_app, name="db")
 app.add_typer(tenants.app, name="tenant")
 app.add_typer(keys.app, name="key")
+
+# Command groups of the domains: (module under hongyan.cli, command name).
+GROUPS = (("numbers", "numbers"), ("review", "review"), ("words", "words"))
+for module_name, command in GROUPS:
+    full = f"hongyan.cli.{module_name}"
+    if importlib.util.find_spec(full) is not None:
+        app.add_typer(importlib.import_module(full).app, name=command)
 
 
 @app.command()
