@@ -27,7 +27,7 @@ from hongyan.db import Database
 
 POSTGRES_URL = os.environ.get("HONGYAN_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("HONGYAN_TEST_REDIS_URL")
-TEST_SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
 
 BACKENDS = [
     "sqlite",
@@ -126,7 +126,10 @@ async def make_tenant(
             session, actor=accounts.CLI_ACTOR, req=TenantCreate.model_validate(fields)
         )
         created = await accounts.create_key(
-            session, actor=accounts.CLI_ACTOR, box=ctx.box, tenant_id=tenant.id,
+            session,
+            actor=accounts.CLI_ACTOR,
+            box=ctx.box,
+            tenant_id=tenant.id,
             req=KeyCreate(name="test", scopes=scopes or ["send", "read", "manage"]),
         )
     return KeyPair(created.key.id, created.secret, tenant.id)
@@ -135,7 +138,10 @@ async def make_tenant(
 async def make_operator(ctx: AppContext) -> KeyPair:
     async with ctx.db.session() as session:
         created = await accounts.create_key(
-            session, actor=accounts.CLI_ACTOR, box=ctx.box, tenant_id=None,
+            session,
+            actor=accounts.CLI_ACTOR,
+            box=ctx.box,
+            tenant_id=None,
             req=KeyCreate(name="operator"),
         )
     return KeyPair(created.key.id, created.secret, None)

@@ -12,7 +12,7 @@ import structlog
 
 # Any event key naming one of these is replaced before it is written, whatever the caller did.
 _SECRET_KEYS = re.compile(r"secret|password|passwd|token|authorization|api_key|credential", re.I)
-_PHONE = re.compile(r"(?<!\d)(\+?\d{3})\d{4}(\d{4})(?!\d)")
+_PHONE = re.compile(r"(?<!\d)(\+?\d{3,7})\d{4}(\d{4})(?!\d)")
 
 
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
