@@ -68,9 +68,10 @@ def test(args: list[str]) -> int:
 
 def lint(_: list[str]) -> int:
     setup()
+    paths = [p for p in ("src", "tests", "bench", "scripts") if (ROOT / p).exists()]
     steps = [
-        [str(BIN / "ruff"), "check", "src", "tests", "bench", "scripts"],
-        [str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "scripts"],
+        [str(BIN / "ruff"), "check", *paths],
+        [str(BIN / "ruff"), "format", "--check", *paths],
         [str(BIN / "mypy")],
     ]
     for step in steps:

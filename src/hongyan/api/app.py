@@ -61,6 +61,8 @@ def _domain_routers() -> list[APIRouter]:
     routers = []
     for domain in DOMAINS:
         name = f"hongyan.{domain}.api"
+        if importlib.util.find_spec(f"hongyan.{domain}") is None:
+            continue
         if importlib.util.find_spec(name) is None:
             continue
         module = importlib.import_module(name)
