@@ -34,6 +34,18 @@ def _mask_numbers(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
     return event
 
 
+class _StderrLogger:
+    """Writes to whatever sys.stderr is at the time of the call (it may be replaced later)."""
+
+    def __init__(self, *_: Any) -> None:
+        pass
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
 def configure(*, fmt: str = "auto", level: str = "INFO", mask_numbers: bool = True) -> None:
     """Configure structlog and the standard library's logging once per process."""
     json_output = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -54,7 +66,7 @@ def configure(*, fmt: str = "auto", level: str = "INFO", mask_numbers: bool = Tr
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_StderrLogger,
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(
