@@ -49,8 +49,9 @@ class ErrorSpec:
         template = self.message_zh if lang == "zh" else self.message_en
         return template.format_map(_Missing(params or {}))
 
-    def action(self, lang: Lang) -> str:
-        return self.action_zh if lang == "zh" else self.action_en
+    def action(self, lang: Lang, params: Mapping[str, Any] | None = None) -> str:
+        template = self.action_zh if lang == "zh" else self.action_en
+        return template.format_map(_Missing(params or {}))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +84,9 @@ class HongyanError(Exception):
 
     def message(self, lang: Lang = "en") -> str:
         return self.spec.message(lang, {"field": self.field, **self.params})
+
+    def action(self, lang: Lang = "en") -> str:
+        return self.spec.action(lang, {"field": self.field, **self.params})
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message('en')}"
@@ -451,4 +455,309 @@ TENANT_KEY_REQUIRED = define(
     "该接口代表某个租户操作,需要使用该租户的密钥。",
     do_en="Call it with a tenant key; operators use the /v1/admin endpoints instead.",
     do_zh="请使用租户密钥调用;运营方请使用 /v1/admin 下的接口。",
+)
+
+# ---------------------------------------------------------------------------------------------
+# --- compliance ---
+# ---------------------------------------------------------------------------------------------
+
+WORD_NOT_FOUND = define(
+    "WORD_NOT_FOUND",
+    404,
+    "compliance",
+    "There is no sensitive word '{id}' in this list.",
+    "该词库中没有敏感词“{id}”。",
+    do_en="Check the id; list the words with GET /v1/compliance/words "
+    "(operators: GET /v1/admin/compliance/words).",
+    do_zh="检查 ID;可用 GET /v1/compliance/words 列出敏感词"
+    "(运营方:GET /v1/admin/compliance/words)。",
+)
+WORD_EXISTS = define(
+    "WORD_EXISTS",
+    409,
+    "compliance",
+    "'{word}' is already listed as '{existing}' ({category}, {action}).",
+    "“{word}”已在词库中,记为“{existing}”({category},{action})。",
+    do_en="Nothing to add: spellings that differ only in case, width, spaces or punctuation are "
+    "one word. To change its category or action, import it (imports update) or delete it first.",
+    do_zh="无需重复添加:仅大小写、全半角、空格或标点不同的写法视为同一个词。"
+    "如需修改分类或处理方式,请通过导入更新,或先删除再添加。",
+)
+WORD_INVALID = define(
+    "WORD_INVALID",
+    422,
+    "compliance",
+    "The word '{word}' cannot be listed: {reason}",
+    "敏感词“{word}”无法加入词库:{reason}",
+    do_en="A word has 1 to 100 characters with at least one letter, digit or ideograph; "
+    "its action is block or review.",
+    do_zh="敏感词长 1 至 100 个字符,至少含一个字母、数字或汉字;处理方式为 block 或 review。",
+)
+CATEGORY_INVALID = define(
+    "CATEGORY_INVALID",
+    422,
+    "compliance",
+    "'{category}' is not a valid word category.",
+    "“{category}”不是有效的敏感词分类。",
+    do_en="Use a lower-case slug of letters, digits, '-' or '_' (at most 32 characters), such as "
+    "fraud, gambling, adult, political, drugs, spam or custom.",
+    do_zh="请使用由小写字母、数字、“-”或“_”组成的标识(不超过 32 个字符),"
+    "例如 fraud、gambling、adult、political、drugs、spam、custom。",
+)
+IMPORT_FILE_INVALID = define(
+    "IMPORT_FILE_INVALID",
+    422,
+    "compliance",
+    "The word list is not valid at line {line}: {reason}",
+    "词表第 {line} 行有误:{reason}",
+    do_en="Fix that line and import again; nothing was imported. Text: one word per line, "
+    "optionally followed by a tab and block or review. CSV: a header row naming 'word' and "
+    "optionally 'category' and 'action'.",
+    do_zh="修正该行后重新导入;本次未导入任何词。文本格式:每行一个词,可在制表符后写 block 或 "
+    "review。CSV 格式:表头须含 word 列,可选 category、action 列。",
+)
+IMPORT_TOO_LARGE = define(
+    "IMPORT_TOO_LARGE",
+    422,
+    "compliance",
+    "The word list has {count} words; at most {limit} are imported at once.",
+    "词表共有 {count} 个词;每次最多导入 {limit} 个。",
+    do_en="Split the file and import the parts one after the other.",
+    do_zh="将文件拆分后依次导入。",
+)
+CONTENT_BLOCKED = define(
+    "CONTENT_BLOCKED",
+    422,
+    "compliance",
+    "The content contains a blocked word ('{word}', {category}).",
+    "内容含有禁止发送的敏感词(“{word}”,{category})。",
+    do_en="Remove or rephrase the word; POST /v1/content/check shows every hit. If the word is "
+    "listed by mistake, remove it from your list or ask the operator (global list).",
+    do_zh="删除或改写该词;可用 POST /v1/content/check 查看全部命中。如属误收录,"
+    "请从自己的词库中删除,或联系运营方(全局词库)。",
+)
+
+# ---------------------------------------------------------------------------------------------
+# --- signs: sign names and their qualification files ---
+# ---------------------------------------------------------------------------------------------
+
+SIGN_NOT_FOUND = define(
+    "SIGN_NOT_FOUND",
+    404,
+    "signs",
+    "There is no sign '{id}'.",
+    "签名“{id}”不存在。",
+    do_en="Check the id or name; list your signs with GET /v1/signs.",
+    do_zh="检查 ID 或名称;可用 GET /v1/signs 列出签名。",
+)
+SIGN_NAME_INVALID = define(
+    "SIGN_NAME_INVALID",
+    422,
+    "signs",
+    "The sign name '{name}' is not valid: {reason}",
+    "签名“{name}”不合法:{reason}",
+    do_en="Use 2 to 12 characters: letters, digits, Chinese characters, spaces and - _ . & · "
+    "only; no emoji and no brackets (the carrier adds 【】 itself).",
+    do_zh="签名长 2 至 12 个字符,只能包含汉字、字母、数字、空格及 - _ . & ·;"
+    "不能含表情符号或括号(【】由运营商自动添加)。",
+)
+SIGN_NAME_TAKEN = define(
+    "SIGN_NAME_TAKEN",
+    409,
+    "signs",
+    "You already have a sign named '{name}'.",
+    "已存在名为“{name}”的签名。",
+    do_en="Use that sign (GET /v1/signs), or delete it before creating it again.",
+    do_zh="直接使用该签名(GET /v1/signs),或先删除后再创建。",
+)
+SIGN_NOT_MODIFIABLE = define(
+    "SIGN_NOT_MODIFIABLE",
+    409,
+    "signs",
+    "The sign '{id}' is {status}; only a pending or rejected sign can be modified.",
+    "签名“{id}”状态为 {status};只有审核中或被驳回的签名可以修改。",
+    do_en="An approved sign stays as approved; create a new sign for another name or purpose.",
+    do_zh="已通过的签名不能修改;如需其他名称或用途,请新建签名。",
+)
+SIGN_UNDER_REVIEW = define(
+    "SIGN_UNDER_REVIEW",
+    409,
+    "signs",
+    "The sign '{id}' is under review and cannot be deleted.",
+    "签名“{id}”正在审核中,不能删除。",
+    do_en="Wait for the operator's decision, then delete it; or modify it instead.",
+    do_zh="请等待审核结果后再删除,或直接修改。",
+)
+SIGN_NOT_APPROVED = define(
+    "SIGN_NOT_APPROVED",
+    422,
+    "signs",
+    "The sign '{name}' is {status}, not approved.",
+    "签名“{name}”状态为 {status},尚未通过审核。",
+    do_en="Send with an approved sign; GET /v1/signs?status=approved lists them.",
+    do_zh="请使用已通过审核的签名;可用 GET /v1/signs?status=approved 查看。",
+)
+SIGN_SCENE_MISMATCH = define(
+    "SIGN_SCENE_MISMATCH",
+    422,
+    "signs",
+    "The sign '{name}' is for verification messages only; it cannot send a {kind} template.",
+    "签名“{name}”仅限验证码场景,不能发送{kind}模板。",
+    do_en="Use a general-purpose sign, or apply for one (POST /v1/signs with purpose general).",
+    do_zh="请改用通用签名,或申请一个(POST /v1/signs,purpose 为 general)。",
+)
+SIGN_FILES_TOO_MANY = define(
+    "SIGN_FILES_TOO_MANY",
+    422,
+    "signs",
+    "A sign has at most {limit} files.",
+    "每个签名最多上传 {limit} 个文件。",
+    do_en="Delete a file you no longer need (DELETE /v1/signs/{id}/files/{file_id}) first.",
+    do_zh="请先删除不再需要的文件(DELETE /v1/signs/{id}/files/{file_id})。",
+)
+FILE_NOT_FOUND = define(
+    "FILE_NOT_FOUND",
+    404,
+    "signs",
+    "There is no file '{id}' on this sign.",
+    "该签名下没有文件“{id}”。",
+    do_en="Check the id; GET /v1/signs/{id} lists the sign's files.",
+    do_zh="检查 ID;GET /v1/signs/{id} 会列出签名的文件。",
+)
+FILE_TOO_LARGE = define(
+    "FILE_TOO_LARGE",
+    413,
+    "signs",
+    "The file is larger than {limit} bytes.",
+    "文件超过 {limit} 字节。",
+    do_en="Upload a smaller scan (at most 5 MiB): lower the resolution or compress the PDF.",
+    do_zh="请上传更小的文件(不超过 5 MiB):降低扫描分辨率或压缩 PDF。",
+)
+FILE_TYPE_NOT_ALLOWED = define(
+    "FILE_TYPE_NOT_ALLOWED",
+    415,
+    "signs",
+    "The file is not a PDF, PNG or JPEG document.",
+    "文件不是 PDF、PNG 或 JPEG 格式。",
+    do_en="Upload the document as PDF, PNG or JPEG; the type is read from the file's content, "
+    "not from its name.",
+    do_zh="请以 PDF、PNG 或 JPEG 格式上传;格式按文件内容识别,与文件名无关。",
+)
+
+# ---------------------------------------------------------------------------------------------
+# --- templates: templates, rendering and the review queue ---
+# ---------------------------------------------------------------------------------------------
+
+TEMPLATE_NOT_FOUND = define(
+    "TEMPLATE_NOT_FOUND",
+    404,
+    "templates",
+    "There is no template '{id}'.",
+    "模板“{id}”不存在。",
+    do_en="Check the template code; list your templates with GET /v1/templates.",
+    do_zh="检查模板编号;可用 GET /v1/templates 列出模板。",
+)
+TEMPLATE_NOT_MODIFIABLE = define(
+    "TEMPLATE_NOT_MODIFIABLE",
+    409,
+    "templates",
+    "The template '{id}' is {status}; only a pending or rejected template can be modified.",
+    "模板“{id}”状态为 {status};只有审核中或被驳回的模板可以修改。",
+    do_en="An approved template stays as approved so messages keep their meaning; create a new "
+    "template for new wording.",
+    do_zh="已通过的模板不能修改;如需新的内容,请新建模板。",
+)
+TEMPLATE_UNDER_REVIEW = define(
+    "TEMPLATE_UNDER_REVIEW",
+    409,
+    "templates",
+    "The template '{id}' is under review and cannot be deleted.",
+    "模板“{id}”正在审核中,不能删除。",
+    do_en="Wait for the operator's decision, then delete it; or modify it instead.",
+    do_zh="请等待审核结果后再删除,或直接修改。",
+)
+TEMPLATE_NEEDS_VERIFIED_ENTERPRISE = define(
+    "TEMPLATE_NEEDS_VERIFIED_ENTERPRISE",
+    403,
+    "templates",
+    "Only a verified enterprise may submit {what} templates; your verification is {status}.",
+    "只有通过企业认证的租户可以提交{what}模板;当前认证状态为 {status}。",
+    do_en="Submit your company details (POST /v1/tenant/verification), wait for the operator "
+    "to approve them, then submit the template again.",
+    do_zh="请提交企业认证资料(POST /v1/tenant/verification),待运营方审核通过后重新提交模板。",
+)
+TEMPLATE_NOT_APPROVED = define(
+    "TEMPLATE_NOT_APPROVED",
+    422,
+    "templates",
+    "The template '{id}' is {status}, not approved.",
+    "模板“{id}”状态为 {status},尚未通过审核。",
+    do_en="Send with an approved template; GET /v1/templates/{id} shows its status and, when "
+    "rejected, the reasons.",
+    do_zh="请使用已通过审核的模板;GET /v1/templates/{id} 可查看状态及驳回原因。",
+)
+PARAM_MISSING = define(
+    "PARAM_MISSING",
+    422,
+    "templates",
+    "The template needs a value for the variable '{name}'.",
+    "模板变量“{name}”缺少取值。",
+    do_en="Add the variable to params: every variable of the template needs a value.",
+    do_zh="请在 params 中补上该变量:模板中的每个变量都需要取值。",
+)
+PARAM_UNKNOWN = define(
+    "PARAM_UNKNOWN",
+    422,
+    "templates",
+    "The template has no variable '{name}'.",
+    "模板中没有变量“{name}”。",
+    do_en="Remove it from params, or check its spelling against the template's variables.",
+    do_zh="请从 params 中删除该变量,或对照模板检查拼写。",
+)
+PARAM_INVALID = define(
+    "PARAM_INVALID",
+    422,
+    "templates",
+    "The value of the variable '{name}' is not valid: {reason}",
+    "变量“{name}”的取值不合法:{reason}",
+    do_en="Send a value that meets the variable's rule (GET /v1/templates/{id} shows the rules).",
+    do_zh="请按变量规则传值(GET /v1/templates/{id} 可查看规则)。",
+)
+PARAM_CONTAINS_URL = define(
+    "PARAM_CONTAINS_URL",
+    422,
+    "templates",
+    "The value of the variable '{name}' carries a link to '{host}', which is not allowed.",
+    "变量“{name}”的取值含有指向“{host}”的链接,不允许发送。",
+    do_en="Put links in the template itself, to a domain the operator allows; variables carry "
+    "no links to other domains.",
+    do_zh="链接请写在模板正文中,且须为运营方允许的域名;变量中不能携带其他域名的链接。",
+)
+PARAM_VERIFICATION_CODE_INVALID = define(
+    "PARAM_VERIFICATION_CODE_INVALID",
+    422,
+    "templates",
+    "The verification code in '{name}' must be 4 to 6 letters or digits.",
+    "变量“{name}”中的验证码须为 4 至 6 位字母或数字。",
+    do_en="Send a code of 4 to 6 letters or digits, such as 482913.",
+    do_zh="请传入 4 至 6 位字母或数字的验证码,例如 482913。",
+)
+REVIEW_NOT_FOUND = define(
+    "REVIEW_NOT_FOUND",
+    404,
+    "templates",
+    "There is no review '{id}'.",
+    "审核单“{id}”不存在。",
+    do_en="Check the id; GET /v1/admin/reviews lists the pending reviews.",
+    do_zh="检查 ID;可用 GET /v1/admin/reviews 列出待审核项。",
+)
+REVIEW_ALREADY_DECIDED = define(
+    "REVIEW_ALREADY_DECIDED",
+    409,
+    "templates",
+    "The review '{id}' is already {status}.",
+    "审核单“{id}”已处理,状态为 {status}。",
+    do_en="Nothing to do; a superseded review was replaced by the tenant's newer version, "
+    "which has a review of its own in the queue.",
+    do_zh="无需处理;状态为 superseded 的审核单已被租户提交的新版本取代,新版本另有审核单。",
 )

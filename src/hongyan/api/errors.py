@@ -62,7 +62,7 @@ def error_response(request: Request, exc: errors.HongyanError) -> JSONResponse:
         error=ErrorDetail(
             code=exc.code,
             message=exc.message(lang),
-            action=exc.spec.action(lang),
+            action=exc.action(lang),
             field=exc.field,
             request_id=request_id,
             doc=f"{base}/docs/errors#{exc.code}",

@@ -55,7 +55,7 @@ def run_with_context(settings: Settings, action: Callable[[AppContext], Awaitabl
     try:
         return asyncio.run(main())
     except errors.HongyanError as exc:
-        err_console.print(f"[red]{exc.code}[/red]: {exc.message()}\n{exc.spec.action('en')}")
+        err_console.print(f"[red]{exc.code}[/red]: {exc.message()}\n{exc.action('en')}")
         raise typer.Exit(1) from None
 
 
