@@ -54,7 +54,21 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
 
 
 # Domains whose api.py is mounted; each may export ``router`` (tenant routes) and ``admin``.
-DOMAINS = ("signs", "templates", "compliance", "numbers")
+DOMAINS = (
+    "signs",
+    "templates",
+    "reviews",
+    "compliance",
+    "numbers",
+    "messages",
+    "billing",
+    "limits",
+    "routing",
+    "connectors",
+    "webhooks",
+    "dlr",
+    "inbound",
+)
 
 
 def _domain_routers() -> list[APIRouter]:

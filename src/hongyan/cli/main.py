@@ -26,7 +26,17 @@ app.add_typer(tenants.app, name="tenant")
 app.add_typer(keys.app, name="key")
 
 # Command groups of the domains: (module under hongyan.cli, command name).
-GROUPS = (("numbers", "numbers"), ("review", "review"), ("words", "words"))
+GROUPS = (
+    ("numbers", "numbers"),
+    ("review", "review"),
+    ("words", "words"),
+    ("messages", "message"),
+    ("billing", "billing"),
+    ("limits", "limits"),
+    ("connectors", "connector"),
+    ("routes", "route"),
+    ("webhooks", "webhook"),
+)
 for module_name, command in GROUPS:
     full = f"hongyan.cli.{module_name}"
     if importlib.util.find_spec(full) is not None:
