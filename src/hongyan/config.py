@@ -78,6 +78,29 @@ class Settings(BaseSettings):
 
     # Worker loop: how long an idle worker sleeps between polls when nothing wakes it.
     worker_idle_poll_secs: float = 1.0
+    # Billing: how often a process asks whether the price table changed (one small query; the
+    # table is reloaded only when it did). A price change reaches every process within this time.
+    billing_refresh_secs: float = 1.0
+
+    # Template auto-review: a marketing template must carry one of these opt-out instructions
+    # (compared ignoring case and spaces). Carriers refuse marketing text without one.
+    template_opt_out_phrases: list[str] = Field(
+        default_factory=lambda: [
+            "拒收请回复R",
+            "回T退订",
+            "退订回T",
+            "回TD退订",
+            "退订回TD",
+            "Reply STOP to opt out",
+            "Reply STOP to unsubscribe",
+        ]
+    )
+    # Links in templates and in variable values may only point to these domains or their
+    # subdomains (env HONGYAN_LINK_ALLOWED_DOMAINS='["example.com"]'); empty: no links at all.
+    link_allowed_domains: list[str] = Field(default_factory=list)
+    # How often a process asks the database whether a sensitive-word list changed; a change
+    # made by any process reaches every other process within this time (0: on every scan).
+    compliance_refresh_secs: float = 1.0
 
     @classmethod
     def settings_customise_sources(

@@ -761,3 +761,69 @@ REVIEW_ALREADY_DECIDED = define(
     "which has a review of its own in the queue.",
     do_zh="无需处理;状态为 superseded 的审核单已被租户提交的新版本取代,新版本另有审核单。",
 )
+
+# ---------------------------------------------------------------------------------------------
+# --- billing: prices, balances and the ledger ---
+# ---------------------------------------------------------------------------------------------
+
+INSUFFICIENT_BALANCE = define(
+    "INSUFFICIENT_BALANCE",
+    402,
+    "billing",
+    "The balance is {balance} {currency} (in minor units); this needs {needed}.",
+    "账户余额为 {balance} {currency}(最小货币单位);本次需要 {needed}。",
+    do_en="Ask the operator to top up the account (GET /v1/balance shows the balance); nothing "
+    "was sent or charged. Aliyun calls this isv.AMOUNT_NOT_ENOUGH.",
+    do_zh="请联系运营方充值(GET /v1/balance 可查看余额);本次未发送,也未扣费。"
+    "对应阿里云错误码 isv.AMOUNT_NOT_ENOUGH。",
+)
+PRICE_NOT_SET = define(
+    "PRICE_NOT_SET",
+    422,
+    "billing",
+    "No price is set for {kind} messages to '{country}'.",
+    "未设置发往“{country}”的{kind}短信价格。",
+    do_en="Ask the operator to set one (PUT /v1/admin/prices or 'hongyan billing price set'); "
+    "a price for country '*' covers every country without a price of its own.",
+    do_zh="请联系运营方设置价格(PUT /v1/admin/prices 或 'hongyan billing price set');"
+    "国家为“*”的价格适用于所有未单独定价的国家。",
+)
+CURRENCY_MISMATCH = define(
+    "CURRENCY_MISMATCH",
+    409,
+    "billing",
+    "The price for '{country}' is in {price_currency}, but the account is in {currency}.",
+    "发往“{country}”的价格以 {price_currency} 计价,而账户币种为 {currency}。",
+    do_en="The operator sets that price in the account's currency, or changes the account's "
+    "currency (possible only while its balance and held amount are zero).",
+    do_zh="请运营方以账户币种设置该价格,或修改账户币种(仅当余额与冻结金额均为零时可改)。",
+)
+PRICE_NOT_FOUND = define(
+    "PRICE_NOT_FOUND",
+    404,
+    "billing",
+    "There is no price for '{country}' (kind '{kind}').",
+    "没有“{country}”(类型“{kind}”)的价格。",
+    do_en="Check the country and kind; GET /v1/admin/prices lists the prices ('*' means any).",
+    do_zh="检查国家与类型;可用 GET /v1/admin/prices 列出价格(“*”表示任意)。",
+)
+CURRENCY_LOCKED = define(
+    "CURRENCY_LOCKED",
+    409,
+    "billing",
+    "The currency cannot change while the account holds money: balance {balance}, held {held} "
+    "{currency}.",
+    "账户仍有资金,不能修改币种:余额 {balance},冻结 {held} {currency}。",
+    do_en="Wait until held messages are settled, bring the balance to zero with an adjustment, "
+    "change the currency, then top up in the new currency.",
+    do_zh="请等待冻结中的短信结算完毕,通过调账将余额调为零,修改币种后再以新币种充值。",
+)
+LEDGER_KEY_REUSED = define(
+    "LEDGER_KEY_REUSED",
+    409,
+    "billing",
+    "The Idempotency-Key '{key}' was already used for a different {kind} of this tenant.",
+    "幂等键“{key}”已用于该租户的另一笔不同的{kind}。",
+    do_en="Send the same body again to get the first answer, or use a new key for a new request.",
+    do_zh="如需取回首次结果请发送相同的请求体;新的请求请使用新的幂等键。",
+)

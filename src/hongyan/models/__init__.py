@@ -2,5 +2,43 @@
 
 from hongyan.models.accounts import ApiKey, AuditEntry, AuthNonce, Tenant
 from hongyan.models.base import Base, UTCDateTime, utcnow
+from hongyan.models.compliance import ComplianceRevision, SensitiveWord
+from hongyan.models.messages import (
+    PRIORITY_OF,
+    IdempotencyRecord,
+    Message,
+    MessageEvent,
+    MessagePart,
+    MessageStat,
+    PendingReceipt,
+    Suppression,
+)
+from hongyan.models.reviews import Review
+from hongyan.models.signs import Sign, SignFile
+from hongyan.models.templates import Template
 
-__all__ = ["ApiKey", "AuditEntry", "AuthNonce", "Base", "Tenant", "UTCDateTime", "utcnow"]
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "AuthNonce",
+    "Base",
+    "ComplianceRevision",
+    "Review",
+    "SensitiveWord",
+    "Sign",
+    "SignFile",
+    "Template",
+    "Tenant",
+    "UTCDateTime",
+    "utcnow",
+]
+__all__ += [
+    "PRIORITY_OF",
+    "IdempotencyRecord",
+    "Message",
+    "MessageEvent",
+    "MessagePart",
+    "MessageStat",
+    "PendingReceipt",
+    "Suppression",
+]

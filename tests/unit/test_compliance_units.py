@@ -1,0 +1,75 @@
+"""Word files and the matcher cache: the pure parts of the compliance domain."""
+
+from __future__ import annotations
+
+import pytest
+
+from hongyan.compliance import wordfile
+from hongyan.compliance.cache import MatcherCache
+from hongyan.compliance.matcher import Matcher, Word
+from hongyan.compliance.wordfile import Entry, WordFileError
+
+
+def test_text_format_with_comments_and_actions() -> None:
+    content = "\ufeff# title\n\n赌博\n 大麻\treview \n"
+    assert wordfile.parse(content, fmt="auto", category="drugs", action="block") == [
+        Entry(3, "赌博", "drugs", "block"),
+        Entry(4, "大麻", "drugs", "review"),
+    ]
+
+
+def test_csv_format_fills_empty_cells_from_the_defaults() -> None:
+    content = '# exported\nWord,Category,Action\n赌博,gambling,\n"a,b",,review\n'
+    assert wordfile.detect_format(content) == "csv"
+    assert wordfile.parse(content, fmt="auto", category="custom", action="block") == [
+        Entry(3, "赌博", "gambling", "block"),
+        Entry(4, "a,b", "custom", "review"),
+    ]
+
+
+def test_export_reads_back() -> None:
+    rows = [("a,b", "spam", "review"), ('say "hi"', "custom", "block")]
+    parsed = wordfile.parse(wordfile.to_csv(rows), fmt="auto", category="x", action="block")
+    assert [(e.word, e.category, e.action) for e in parsed] == rows
+
+
+@pytest.mark.parametrize(
+    ("content", "fmt", "line", "reason"),
+    [
+        ("ok\nbad\tmaybe\n", "text", 2, "action"),
+        ("word,category\nok,bad cat\n", "csv", 2, "category"),
+        ("word\nok,extra\n", "csv", 2, "more fields"),
+        ("name\nok\n", "csv", 1, "'word' column"),
+        ("word,action\n,block\n", "csv", 2, "empty"),
+        ("x" * 101 + "\n", "text", 1, "longer"),
+    ],
+)
+def test_bad_lines_name_the_line(content: str, fmt: str, line: int, reason: str) -> None:
+    with pytest.raises(WordFileError) as caught:
+        wordfile.parse(content, fmt=fmt, category="custom", action="block")
+    assert caught.value.line == line and reason in caught.value.reason
+
+
+def test_cache_checks_each_scope_once_per_interval() -> None:
+    cache = MatcherCache(refresh_secs=1.0)
+    matcher = Matcher.build([Word("赌博", "gambling")])
+    assert cache.due(["global", "ten_a"], now=10.0) == ["global", "ten_a"]
+    cache.put("global", 3, matcher, now=10.0)
+    assert cache.due(["global"], now=10.5) == []
+    assert cache.due(["global"], now=11.0) == ["global"]
+    cache.confirm("global", now=11.0)
+    assert cache.due(["global"], now=11.5) == []
+    cache.expire("global")
+    assert cache.due(["global"], now=11.5) == ["global"]
+
+
+def test_cache_keeps_the_newer_matcher_and_bounds_its_size() -> None:
+    cache = MatcherCache(refresh_secs=1.0, max_scopes=2)
+    new, old = Matcher.build([]), Matcher.build([Word("x", "spam")])
+    cache.put("global", 5, new, now=0.0)
+    cache.put("global", 4, old, now=0.0)  # a slower rebuild of an older revision arrives late
+    assert cache.get("global") is new and cache.revision("global") == 5
+    cache.put("ten_a", 1, old, now=0.0)
+    cache.get("global")  # global is now the most recently used
+    cache.put("ten_b", 1, old, now=0.0)
+    assert cache.revision("ten_a") is None and cache.revision("global") == 5
