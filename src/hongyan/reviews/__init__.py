@@ -1,0 +1,1 @@
+"""Reviews: the versions of signs and templates submitted for review, and the decisions."""

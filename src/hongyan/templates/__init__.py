@@ -1,0 +1,1 @@
+"""Templates (模板): reviewed message texts with ``${variables}``, and their rendering."""
