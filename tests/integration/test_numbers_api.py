@@ -9,8 +9,11 @@ async def test_check_numbers_with_duplicates_and_reasons(
     client: httpx.AsyncClient, tenant: KeyPair
 ) -> None:
     numbers = ["13800138000", "+86 138 0013 8000", "010-12345678", "12", "１３９１２３４５６７８"]
-    response = await client.post("/v1/numbers/check", json={"numbers": numbers},
-                                 headers={**tenant.basic, "Accept-Language": "zh-CN"})
+    response = await client.post(
+        "/v1/numbers/check",
+        json={"numbers": numbers},
+        headers={**tenant.basic, "Accept-Language": "zh-CN"},
+    )
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     assert [d["e164"] for d in data][:2] == ["+8613800138000", "+8613800138000"]
@@ -25,7 +28,8 @@ async def test_check_numbers_with_duplicates_and_reasons(
 async def test_more_than_ten_thousand_is_refused(
     client: httpx.AsyncClient, tenant: KeyPair
 ) -> None:
-    response = await client.post("/v1/numbers/check", json={"numbers": ["1"] * 10_001},
-                                 headers=tenant.basic)
+    response = await client.post(
+        "/v1/numbers/check", json={"numbers": ["1"] * 10_001}, headers=tenant.basic
+    )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "NUMBERS_TOO_MANY"
