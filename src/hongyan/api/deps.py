@@ -12,7 +12,7 @@ from hongyan import errors
 from hongyan.accounts.auth import Principal, RequestParts
 from hongyan.accounts.service import Actor
 from hongyan.api.context import AppContext
-from hongyan.kit import pagination
+from hongyan.kit import pagination, signing
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -33,16 +33,33 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def get_principal(request: Request, ctx: Ctx) -> Principal:
+    authorization = request.headers.get("authorization")
     parts = RequestParts(
         method=request.method,
         path=request.url.path,
         query=request.url.query,
         headers={k.lower(): v for k, v in request.headers.items()},
-        body=await request.body(),
+        body=await _body_for_signature(request, authorization),
     )
-    principal = await ctx.auth.authenticate(request.headers.get("authorization"), parts)
+    principal = await ctx.auth.authenticate(authorization, parts)
     request.state.principal = principal
     return principal
+
+
+async def _body_for_signature(request: Request, authorization: str | None) -> bytes:
+    """The raw body, which only the signed form covers (Basic needs none of it).
+
+    FastAPI parses multipart forms before dependencies run and does not keep the raw bytes, so
+    a signed multipart upload cannot be verified: it is refused with a clear reason.
+    """
+    if not authorization or not authorization.startswith(signing.ALGORITHM):
+        return b""
+    try:
+        return await request.body()
+    except RuntimeError:  # "Stream consumed": the body went to a form parser
+        raise errors.AUTH_MALFORMED(
+            reason="signed requests cannot upload multipart forms; use Basic for uploads"
+        ) from None
 
 
 def tenant_caller(scope: str) -> Callable[..., Awaitable[Principal]]:
