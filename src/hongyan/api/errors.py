@@ -35,10 +35,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, text in (
         (400, "Bad request"),
         (401, "Not authenticated"),
+        (402, "Balance too low"),
         (403, "Not allowed"),
         (404, "Not found"),
         (409, "Conflict"),
         (422, "Invalid field"),
+        (429, "Too many requests"),
     )
 }
 
