@@ -78,6 +78,84 @@ class Settings(BaseSettings):
 
     # Worker loop: how long an idle worker sleeps between polls when nothing wakes it.
     worker_idle_poll_secs: float = 1.0
+    # Receipts: one that matches no recorded message part is held (its submit may not be
+    # recorded yet) and matched later; after this many days it is dropped with a log line.
+    receipt_hold_days: int = 3
+    # Inbound: a message that is exactly one of these (trimmed, any case) opts its sender out
+    # of the tenant's messages (suppression list, source opt_out); carriers require 退订/TD/T.
+    inbound_opt_out_keywords: list[str] = Field(
+        default_factory=lambda: [
+            "退订",
+            "TD",
+            "T",
+            "N",
+            "STOP",
+            "UNSUBSCRIBE",
+            "STOPALL",
+            "CANCEL",
+            "END",
+            "QUIT",
+        ]
+    )
+    # Inbound: ...and one of these opts the sender back in (removes an opt_out suppression).
+    inbound_opt_in_keywords: list[str] = Field(default_factory=lambda: ["START", "UNSTOP", "YES"])
+    # Routing: how often a process asks the database whether connectors or routes changed; a
+    # change made anywhere reaches every process's routing table and live connectors this fast.
+    routing_refresh_secs: float = 1.0
+    # Circuit breaker: this many retryable failures in a row open a connector's breaker...
+    routing_breaker_failures: int = 5
+    # ...as does this failure rate over the window, once the window holds min_attempts sends
+    # (so a handful of early failures on a quiet connector does not open it).
+    routing_breaker_failure_percent: float = 50.0
+    routing_breaker_min_attempts: int = 20
+    routing_breaker_window_secs: int = 60
+    # An open breaker sends nothing to its connector for this long, then lets one probe batch
+    # through: success closes it, failure opens it for another cool-off.
+    routing_breaker_cooloff_secs: float = 30.0
+    # Messages needing more segments are refused (TOO_MANY_SEGMENTS): handsets and carriers
+    # handle long concatenations badly, and the cost surprises senders.
+    messages_max_segments: int = 10
+    # Idempotency-Key answers are replayed for this long, then forgotten.
+    idempotency_keep_hours: int = 24
+    # Dispatcher: messages claimed, sent and recorded together; one round trip each per batch.
+    dispatch_batch_size: int = 200
+    # Dispatcher: a worker that dies mid-batch loses its claim after this; a live worker renews
+    # its claim every third of it while a batch is in flight.
+    dispatch_lease_secs: float = 30.0
+    # Dispatcher: one run keeps taking batches while they come back full, for at most this
+    # long, so a backlog drains without waiting for the next tick but other jobs still run.
+    dispatch_time_slice_secs: float = 2.0
+    # Dispatcher: a message that failed retryably on every connector is tried again after
+    # base * 2^(attempt-1) seconds (capped), up to max attempts; then it fails with the last code.
+    dispatch_retry_base_secs: float = 10.0
+    dispatch_retry_max_secs: float = 600.0
+    dispatch_max_attempts: int = 5
+    # Webhooks: one POST (connect, send, answer) may take this long before it counts as failed;
+    # short, so a slow endpoint holds up only its own deliveries.
+    webhook_timeout_secs: float = 5.0
+    # Webhooks: failed deliveries are retried with backoff for this long after the first
+    # attempt, then dead-lettered (replayable by hand).
+    webhook_retry_window_secs: int = 86_400
+    # Webhooks: deliveries claimed per batch, and POSTs in flight at once per worker process.
+    webhook_batch_size: int = 100
+    webhook_concurrency: int = 20
+    # Webhooks: endpoints on loopback or private addresses are accepted. True because the
+    # embedded default and tests post to 127.0.0.1; set False on a shared installation so
+    # tenants cannot make Hongyan call into its own network.
+    webhook_allow_private_hosts: bool = True
+    # Webhooks: how long a process trusts its cached list of a tenant's endpoints; an endpoint
+    # changed on another process receives (or stops receiving) events within this time.
+    webhook_endpoint_cache_secs: float = 5.0
+    # Webhooks: endpoints per tenant, so one tenant cannot fan every event out endlessly.
+    webhook_max_endpoints: int = 20
+    # Webhooks: delivered and dead deliveries are deleted after this many days.
+    webhook_retention_days: int = 30
+    # Limits: Redis keys of frequency limits and caps start with this, so several installations
+    # (or test runs) can share one Redis without counting each other's messages.
+    limits_key_prefix: str = "hy:lim:"
+    # Limits: how often a process asks the database whether a tenant's limits or whitelist
+    # changed (one small query); a change made elsewhere applies everywhere within this time.
+    limits_refresh_secs: float = 1.0
     # Billing: how often a process asks whether the price table changed (one small query; the
     # table is reloaded only when it did). A price change reaches every process within this time.
     billing_refresh_secs: float = 1.0

@@ -827,3 +827,434 @@ LEDGER_KEY_REUSED = define(
     do_en="Send the same body again to get the first answer, or use a new key for a new request.",
     do_zh="如需取回首次结果请发送相同的请求体;新的请求请使用新的幂等键。",
 )
+
+# ---------------------------------------------------------------------------------------------
+# --- messages: sending ---
+# ---------------------------------------------------------------------------------------------
+
+TEMPLATE_OR_BODY_REQUIRED = define(
+    "TEMPLATE_OR_BODY_REQUIRED", 422, "messages",
+    "Give either 'template' (with 'params') or 'body', not both and not neither.",
+    "请提供“template”(及“params”)或“body”之一,不能同时提供,也不能都不提供。",
+    do_en="Send with an approved template code, or with free text where your account allows it.",
+    do_zh="使用已审核通过的模板编号发送;或在账户允许时使用自由文本。",
+)
+FREE_TEXT_NOT_ALLOWED = define(
+    "FREE_TEXT_NOT_ALLOWED", 403, "messages",
+    "This account may only send approved templates, not free text.",
+    "该账户只能使用审核通过的模板发送,不能发送自由文本。",
+    do_en="Submit the text as a template for review, or ask the operator to allow free text.",
+    do_zh="将该内容作为模板提交审核,或请运营方开通自由文本。",
+)
+SIGN_REQUIRED = define(
+    "SIGN_REQUIRED", 422, "messages",
+    "Messages to mainland China need an approved sign.", "发往中国大陆的短信需要已审核的签名。",
+    do_en="Add 'sign' with the name of one of your approved signs.",
+    do_zh="在请求中加入“sign”,填写已审核通过的签名名称。",
+)
+NUMBER_SUPPRESSED = define(
+    "NUMBER_SUPPRESSED", 422, "messages",
+    "{msisdn} has opted out or is on your suppression list.",
+    "{msisdn} 已退订或在您的黑名单中。",
+    do_en="Do not message this number; remove it from the suppression list only with its consent.",
+    do_zh="请勿向该号码发送;仅在取得用户同意后才可将其移出黑名单。",
+)
+TOO_MANY_SEGMENTS = define(
+    "TOO_MANY_SEGMENTS", 422, "messages",
+    "The message needs {segments} segments; at most {max} are allowed.",
+    "该短信需要 {segments} 条计费条数,最多允许 {max} 条。",
+    do_en="Shorten the text or the variable values.",
+    do_zh="缩短文本或变量值。",
+)
+SEND_AT_INVALID = define(
+    "SEND_AT_INVALID", 422, "messages",
+    "send_at must be in the future and within {max_days} days.",
+    "send_at 必须是未来时间,且在 {max_days} 天以内。",
+    do_en="Give an RFC 3339 time with a zone, e.g. 2026-12-01T09:00:00+08:00.",
+    do_zh="请提供带时区的 RFC 3339 时间,例如 2026-12-01T09:00:00+08:00。",
+)
+MESSAGE_NOT_FOUND = define(
+    "MESSAGE_NOT_FOUND", 404, "messages",
+    "There is no message '{id}'.", "短信“{id}”不存在。",
+    do_en="Check the id; list your messages with GET /v1/messages.",
+    do_zh="检查 ID;可用 GET /v1/messages 查询。",
+)
+MESSAGE_NOT_CANCELABLE = define(
+    "MESSAGE_NOT_CANCELABLE", 409, "messages",
+    "The message is '{status}'; only scheduled messages can be canceled.",
+    "该短信状态为“{status}”,只有定时短信可以取消。",
+    do_en="Nothing to do: it is already on its way or finished.",
+    do_zh="无需操作:该短信已在发送或已结束。",
+)
+IDEMPOTENCY_KEY_REUSED = define(
+    "IDEMPOTENCY_KEY_REUSED", 409, "messages",
+    "This Idempotency-Key was used with a different request.",
+    "该 Idempotency-Key 已用于另一个不同的请求。",
+    do_en="Use a new key for a new request; resend the same body to get the first answer again.",
+    do_zh="新的请求请使用新的 key;重发相同请求体可再次得到首次的应答。",
+)
+EXPIRED = define(
+    "EXPIRED", 422, "messages",
+    "The message's validity ran out before it could be sent.", "短信在有效期内未能发出。",
+    do_en="Send again if it still matters; give a longer 'validity' if delays are expected.",
+    do_zh="如仍需要请重新发送;预计有延迟时请设置更长的“validity”。",
+)
+SUBMIT_OUTCOME_UNKNOWN = define(
+    "SUBMIT_OUTCOME_UNKNOWN", 500, "messages",
+    "The worker sending this message stopped; it may or may not have reached the carrier.",
+    "发送该短信的进程中断,短信可能已送达运营商,也可能没有。",
+    do_en="Marketing messages are not resent automatically to avoid duplicates; resend if needed.",
+    do_zh="为避免重复,营销短信不会自动重发;如需要请重新发送。",
+)
+
+# ---------------------------------------------------------------------------------------------
+# --- limits: per-number frequency limits, tenant request rate and caps ---
+# ---------------------------------------------------------------------------------------------
+
+FREQUENCY_LIMITED = define(
+    "FREQUENCY_LIMITED",
+    429,
+    "limits",
+    "Too many messages to {msisdn} in the last {window}: at most {max} with the same {scope}.",
+    "{window_zh}内发送给 {msisdn} 的短信过多:同一{scope_zh}最多 {max} 条。",
+    do_en="Wait before sending to this number again (resend verification codes no sooner than "
+    "the limit allows). The operator sets the limits per tenant; numbers you test with can be "
+    "exempted with POST /v1/limits/whitelist.",
+    do_zh="请稍后再向该号码发送(验证码请勿在限制时间内重复发送)。频率限制由运营方按租户设置;"
+    "测试用号码可通过 POST /v1/limits/whitelist 加入白名单以免受限制。",
+)
+TENANT_RATE_LIMITED = define(
+    "TENANT_RATE_LIMITED",
+    429,
+    "limits",
+    "Too many send requests: this account may make at most {rate} per second.",
+    "发送请求过于频繁:该账户每秒最多 {rate} 次。",
+    do_en="Slow down and retry after a second; put many recipients in one batch request "
+    "(POST /v1/messages/batch) instead of many single requests, or ask the operator for a "
+    "higher rate.",
+    do_zh="请降低频率并在一秒后重试;多个接收号码请合并为一次批量请求(POST /v1/messages/batch),"
+    "或联系运营方提高频率上限。",
+)
+DAILY_CAP_REACHED = define(
+    "DAILY_CAP_REACHED",
+    429,
+    "limits",
+    "This account has reached its cap of {cap} messages per day ({period}, {timezone}).",
+    "该账户已达到每日 {cap} 条的发送上限({period},{timezone})。",
+    do_en="Sending resumes at midnight in the account's time zone; ask the operator to raise "
+    "the cap if you need more.",
+    do_zh="按账户时区,次日零点后可继续发送;如需更多请联系运营方提高上限。",
+)
+MONTHLY_CAP_REACHED = define(
+    "MONTHLY_CAP_REACHED",
+    429,
+    "limits",
+    "This account has reached its cap of {cap} messages per month ({period}, {timezone}).",
+    "该账户已达到每月 {cap} 条的发送上限({period},{timezone})。",
+    do_en="Sending resumes on the first day of next month in the account's time zone; ask the "
+    "operator to raise the cap if you need more.",
+    do_zh="按账户时区,下月一日起可继续发送;如需更多请联系运营方提高上限。",
+)
+WHITELIST_ENTRY_NOT_FOUND = define(
+    "WHITELIST_ENTRY_NOT_FOUND",
+    404,
+    "limits",
+    "'{id}' is not on the frequency-limit whitelist.",
+    "“{id}”不在频率限制白名单中。",
+    do_en="Check the number or entry id; GET /v1/limits/whitelist lists the whitelist.",
+    do_zh="检查号码或条目 ID;可用 GET /v1/limits/whitelist 查看白名单。",
+)
+WHITELIST_ENTRY_EXISTS = define(
+    "WHITELIST_ENTRY_EXISTS",
+    409,
+    "limits",
+    "{msisdn} is already on the frequency-limit whitelist.",
+    "{msisdn} 已在频率限制白名单中。",
+    do_en="Nothing to add; GET /v1/limits/whitelist lists the whitelist.",
+    do_zh="无需重复添加;可用 GET /v1/limits/whitelist 查看白名单。",
+)
+WHITELIST_FULL = define(
+    "WHITELIST_FULL",
+    422,
+    "limits",
+    "The frequency-limit whitelist holds at most {limit} numbers.",
+    "频率限制白名单最多 {limit} 个号码。",
+    do_en="Remove numbers you no longer test with (DELETE /v1/limits/whitelist/{number}) first.",
+    do_zh="请先删除不再使用的号码(DELETE /v1/limits/whitelist/{number})。",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# --- webhooks: endpoints, signed deliveries, the delivery log ---
+# ---------------------------------------------------------------------------------------------
+
+WEBHOOK_NOT_FOUND = define(
+    "WEBHOOK_NOT_FOUND",
+    404,
+    "webhooks",
+    "There is no webhook endpoint '{id}'.",
+    "Webhook 端点“{id}”不存在。",
+    do_en="Check the id; GET /v1/webhooks lists your endpoints.",
+    do_zh="检查 ID;可用 GET /v1/webhooks 列出您的端点。",
+)
+WEBHOOK_URL_INVALID = define(
+    "WEBHOOK_URL_INVALID",
+    422,
+    "webhooks",
+    "The webhook URL is not valid: {reason}",
+    "Webhook 地址不合法:{reason}",
+    do_en="Give an absolute http:// or https:// URL that Hongyan can reach, such as "
+    "https://example.com/hongyan/events.",
+    do_zh="请提供 Hongyan 可访问的完整 http:// 或 https:// 地址,例如 "
+    "https://example.com/hongyan/events。",
+)
+WEBHOOK_EVENT_UNKNOWN = define(
+    "WEBHOOK_EVENT_UNKNOWN",
+    422,
+    "webhooks",
+    "'{event}' is not an event Hongyan sends.",
+    "“{event}”不是 Hongyan 会发送的事件。",
+    do_en="Subscribe to message.sent, message.delivered, message.failed, message.undelivered, "
+    "message.expired, message.canceled, inbound.received, or * for all of them.",
+    do_zh="可订阅的事件为 message.sent、message.delivered、message.failed、message.undelivered、"
+    "message.expired、message.canceled、inbound.received,或用 * 订阅全部。",
+)
+WEBHOOK_LIMIT_REACHED = define(
+    "WEBHOOK_LIMIT_REACHED",
+    409,
+    "webhooks",
+    "A tenant may have at most {limit} webhook endpoints.",
+    "每个租户最多可创建 {limit} 个 Webhook 端点。",
+    do_en="Delete an endpoint you no longer use, or subscribe an existing one to more events.",
+    do_zh="请删除不再使用的端点,或让现有端点订阅更多事件。",
+)
+DELIVERY_NOT_FOUND = define(
+    "DELIVERY_NOT_FOUND",
+    404,
+    "webhooks",
+    "There is no webhook delivery '{id}'.",
+    "Webhook 投递记录“{id}”不存在。",
+    do_en="Check the id; GET /v1/webhooks/deliveries lists your deliveries.",
+    do_zh="检查 ID;可用 GET /v1/webhooks/deliveries 列出投递记录。",
+)
+DELIVERY_NOT_REPLAYABLE = define(
+    "DELIVERY_NOT_REPLAYABLE",
+    409,
+    "webhooks",
+    "The delivery '{id}' is still pending; it will be tried again at its next_attempt_at.",
+    "投递记录“{id}”仍在等待投递,将在 next_attempt_at 时再次尝试。",
+    do_en="Wait for it: only delivered or dead deliveries can be replayed.",
+    do_zh="请等待:只有已送达(delivered)或已放弃(dead)的投递才能重放。",
+)
+
+# ---------------------------------------------------------------------------------------------
+# --- routing: connectors, routes, failover ---
+# ---------------------------------------------------------------------------------------------
+
+NO_ROUTE = define(
+    "NO_ROUTE",
+    422,
+    "routing",
+    "No route leads to this destination (region {region}, {kind} message).",
+    "没有可发往该目的地的路由(地区 {region},{kind} 类短信)。",
+    do_en="The operator must add an enabled route whose filters match (GET /v1/admin/routes); "
+    "a route with no filters catches everything.",
+    do_zh="请运营方添加一条启用且过滤条件匹配的路由(GET /v1/admin/routes);"
+    "不设过滤条件的路由匹配所有短信。",
+)
+ROUTE_NOT_FOUND = define(
+    "ROUTE_NOT_FOUND",
+    404,
+    "routing",
+    "There is no route '{id}'.",
+    "路由“{id}”不存在。",
+    do_en="Check the id or name; GET /v1/admin/routes lists the routes.",
+    do_zh="检查 ID 或名称;可用 GET /v1/admin/routes 列出路由。",
+)
+ROUTE_NAME_TAKEN = define(
+    "ROUTE_NAME_TAKEN",
+    409,
+    "routing",
+    "A route named '{name}' already exists.",
+    "名为“{name}”的路由已存在。",
+    do_en="Choose another name, or change the existing route instead.",
+    do_zh="请换一个名称,或修改已有的路由。",
+)
+CONNECTOR_NOT_FOUND = define(
+    "CONNECTOR_NOT_FOUND",
+    404,
+    "routing",
+    "There is no connector '{id}'.",
+    "通道“{id}”不存在。",
+    do_en="Check the id or name; GET /v1/admin/connectors lists the connectors.",
+    do_zh="检查 ID 或名称;可用 GET /v1/admin/connectors 列出通道。",
+)
+CONNECTOR_NAME_TAKEN = define(
+    "CONNECTOR_NAME_TAKEN",
+    409,
+    "routing",
+    "A connector named '{name}' already exists.",
+    "名为“{name}”的通道已存在。",
+    do_en="Choose another name, or change the existing connector instead.",
+    do_zh="请换一个名称,或修改已有的通道。",
+)
+CONNECTOR_KIND_UNKNOWN = define(
+    "CONNECTOR_KIND_UNKNOWN",
+    422,
+    "routing",
+    "There is no connector kind '{kind}'; the known kinds are: {kinds}.",
+    "不存在“{kind}”类型的通道;可用的类型为:{kinds}。",
+    do_en="Use one of the known kinds; GET /v1/admin/connector-kinds describes each one's "
+    "settings.",
+    do_zh="请使用已有的类型;GET /v1/admin/connector-kinds 列出每种类型的配置项。",
+)
+CONNECTOR_SETTINGS_INVALID = define(
+    "CONNECTOR_SETTINGS_INVALID",
+    422,
+    "routing",
+    "The connector setting '{field}' is not valid: {reason}",
+    "通道配置项“{field}”不合法:{reason}",
+    do_en="Correct the setting; GET /v1/admin/connector-kinds lists each kind's settings.",
+    do_zh="请修正该配置项;GET /v1/admin/connector-kinds 列出每种类型的配置项。",
+)
+CONNECTOR_IN_USE = define(
+    "CONNECTOR_IN_USE",
+    409,
+    "routing",
+    "The connector '{id}' is used by the routes {routes}.",
+    "通道“{id}”正被以下路由使用:{routes}。",
+    do_en="Remove those routes or point them to another connector first, or disable the "
+    "connector instead of removing it.",
+    do_zh="请先删除这些路由或将其改到其他通道;也可以停用该通道而不删除。",
+)
+CONNECTOR_DISABLED = define(
+    "CONNECTOR_DISABLED",
+    409,
+    "routing",
+    "The connector '{id}' is disabled.",
+    "通道“{id}”已停用。",
+    do_en="Enable it (PATCH /v1/admin/connectors/{id} with enabled: true) or use another one.",
+    do_zh="请启用该通道(PATCH /v1/admin/connectors/{id},enabled 设为 true)或使用其他通道。",
+)
+CONNECTOR_CANNOT_SIMULATE = define(
+    "CONNECTOR_CANNOT_SIMULATE",
+    409,
+    "routing",
+    "The connector '{id}' is of kind '{kind}'; only simulator connectors make up inbound "
+    "messages.",
+    "通道“{id}”的类型为“{kind}”;只有模拟器通道可以模拟上行短信。",
+    do_en="Use a connector of kind 'simulator'.",
+    do_zh="请使用类型为“simulator”的通道。",
+)
+
+# ---------------------------------------------------------------------------------------------
+# --- connectors: what a connector or a receipt reports about one message ---
+# ---------------------------------------------------------------------------------------------
+
+UNDELIVERABLE = define(
+    "UNDELIVERABLE",
+    422,
+    "connectors",
+    "The carrier could not deliver the message to the handset.",
+    "运营商未能将短信送达手机。",
+    do_en="Check that the number is in service; do not retry the same number at once.",
+    do_zh="请确认号码是否正常使用;不要立即向该号码重发。",
+)
+REJECTED_BY_CARRIER = define(
+    "REJECTED_BY_CARRIER",
+    422,
+    "connectors",
+    "The carrier or upstream refused the message when it was submitted.",
+    "运营商或上游通道在提交时拒绝了该短信。",
+    do_en="Check the number and the content; the raw code in the message status says more.",
+    do_zh="请检查号码和内容;短信状态中的原始代码(raw_code)有更多信息。",
+)
+DELIVERY_EXPIRED = define(
+    "DELIVERY_EXPIRED",
+    422,
+    "connectors",
+    "The carrier gave up delivering the message within its validity (handset off or out of "
+    "coverage).",
+    "运营商在有效期内未能送达该短信(手机关机或不在服务区)。",
+    do_en="Send again later if it still matters.",
+    do_zh="如仍需要,请稍后重新发送。",
+)
+CONNECTOR_UNAVAILABLE = define(
+    "CONNECTOR_UNAVAILABLE",
+    503,
+    "connectors",
+    "No connector could take the message just now.",
+    "暂时没有可用的通道接收该短信。",
+    do_en="Nothing to do: Hongyan tries again and fails over to other routes by itself.",
+    do_zh="无需操作:系统会自动重试并切换到其他路由。",
+)
+SUBMIT_TIMEOUT = define(
+    "SUBMIT_TIMEOUT",
+    504,
+    "connectors",
+    "The connector did not answer the submit in time.",
+    "通道未能及时响应提交请求。",
+    do_en="Nothing to do: Hongyan tries again and fails over to other routes by itself.",
+    do_zh="无需操作:系统会自动重试并切换到其他路由。",
+)
+SEGMENTS_OVER_CONNECTOR_LIMIT = define(
+    "SEGMENTS_OVER_CONNECTOR_LIMIT",
+    422,
+    "connectors",
+    "The message has {segments} segments; the connectors of its route take at most {max}.",
+    "该短信共 {segments} 条计费条数;其路由上的通道最多接受 {max} 条。",
+    do_en="Shorten the message, or ask the operator for a route to a connector that takes longer "
+    "messages.",
+    do_zh="请缩短短信,或请运营方提供可接收更长短信的通道路由。",
+)
+
+# ---------------------------------------------------------------------------------------------
+# --- dlr, inbound, stats: receipts, inbound messages, suppressions, statistics ---
+# ---------------------------------------------------------------------------------------------
+
+DELIVERY_UNKNOWN = define(
+    "DELIVERY_UNKNOWN",
+    422,
+    "dlr",
+    "The carrier reported the delivery outcome as unknown.",
+    "运营商回执的投递结果为未知。",
+    do_en="Treat it as not delivered; the raw code in the message status says more. Send again "
+    "only if a duplicate would do no harm.",
+    do_zh="请按未送达处理;短信状态中的原始代码(raw_code)有更多信息。仅在重复发送无害时再重发。",
+)
+INBOUND_NOT_FOUND = define(
+    "INBOUND_NOT_FOUND",
+    404,
+    "inbound",
+    "There is no inbound message '{id}'.",
+    "上行短信“{id}”不存在。",
+    do_en="Check the id; GET /v1/inbound lists your inbound messages.",
+    do_zh="检查 ID;可用 GET /v1/inbound 查询上行短信。",
+)
+SUPPRESSION_NOT_FOUND = define(
+    "SUPPRESSION_NOT_FOUND",
+    404,
+    "inbound",
+    "{msisdn} is not on your suppression list.",
+    "{msisdn} 不在您的黑名单中。",
+    do_en="Nothing to remove; GET /v1/suppressions lists the suppressed numbers.",
+    do_zh="无需移除;可用 GET /v1/suppressions 查看黑名单。",
+)
+STATS_RANGE_INVALID = define(
+    "STATS_RANGE_INVALID",
+    422,
+    "stats",
+    "'from' ({day_from}) is after 'to' ({day_to}).",
+    "起始日期“from”({day_from})晚于结束日期“to”({day_to})。",
+    do_en="Give dates as YYYY-MM-DD with 'from' on or before 'to' (both days are included).",
+    do_zh="日期格式为 YYYY-MM-DD,且“from”不晚于“to”(两端日期均包含在内)。",
+)
+STATS_RANGE_TOO_LONG = define(
+    "STATS_RANGE_TOO_LONG",
+    422,
+    "stats",
+    "The range covers {days} days; at most {max_days} are answered at once.",
+    "查询范围为 {days} 天;每次最多查询 {max_days} 天。",
+    do_en="Ask for a shorter range, or for several ranges one after the other.",
+    do_zh="请缩短查询范围,或分多次查询。",
+)

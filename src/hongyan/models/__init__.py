@@ -2,6 +2,7 @@
 
 from hongyan.models.accounts import ApiKey, AuditEntry, AuthNonce, Tenant
 from hongyan.models.base import Base, UTCDateTime, utcnow
+from hongyan.models.billing import BillingAccount, BillingRevision, LedgerEntry, Price
 from hongyan.models.compliance import ComplianceRevision, SensitiveWord
 from hongyan.models.messages import (
     PRIORITY_OF,
@@ -42,3 +43,4 @@ __all__ += [
     "PendingReceipt",
     "Suppression",
 ]
+__all__ += ["BillingAccount", "BillingRevision", "LedgerEntry", "Price"]
