@@ -833,74 +833,99 @@ LEDGER_KEY_REUSED = define(
 # ---------------------------------------------------------------------------------------------
 
 TEMPLATE_OR_BODY_REQUIRED = define(
-    "TEMPLATE_OR_BODY_REQUIRED", 422, "messages",
+    "TEMPLATE_OR_BODY_REQUIRED",
+    422,
+    "messages",
     "Give either 'template' (with 'params') or 'body', not both and not neither.",
     "请提供“template”(及“params”)或“body”之一,不能同时提供,也不能都不提供。",
     do_en="Send with an approved template code, or with free text where your account allows it.",
     do_zh="使用已审核通过的模板编号发送;或在账户允许时使用自由文本。",
 )
 FREE_TEXT_NOT_ALLOWED = define(
-    "FREE_TEXT_NOT_ALLOWED", 403, "messages",
+    "FREE_TEXT_NOT_ALLOWED",
+    403,
+    "messages",
     "This account may only send approved templates, not free text.",
     "该账户只能使用审核通过的模板发送,不能发送自由文本。",
     do_en="Submit the text as a template for review, or ask the operator to allow free text.",
     do_zh="将该内容作为模板提交审核,或请运营方开通自由文本。",
 )
 SIGN_REQUIRED = define(
-    "SIGN_REQUIRED", 422, "messages",
-    "Messages to mainland China need an approved sign.", "发往中国大陆的短信需要已审核的签名。",
+    "SIGN_REQUIRED",
+    422,
+    "messages",
+    "Messages to mainland China need an approved sign.",
+    "发往中国大陆的短信需要已审核的签名。",
     do_en="Add 'sign' with the name of one of your approved signs.",
     do_zh="在请求中加入“sign”,填写已审核通过的签名名称。",
 )
 NUMBER_SUPPRESSED = define(
-    "NUMBER_SUPPRESSED", 422, "messages",
+    "NUMBER_SUPPRESSED",
+    422,
+    "messages",
     "{msisdn} has opted out or is on your suppression list.",
     "{msisdn} 已退订或在您的黑名单中。",
     do_en="Do not message this number; remove it from the suppression list only with its consent.",
     do_zh="请勿向该号码发送;仅在取得用户同意后才可将其移出黑名单。",
 )
 TOO_MANY_SEGMENTS = define(
-    "TOO_MANY_SEGMENTS", 422, "messages",
+    "TOO_MANY_SEGMENTS",
+    422,
+    "messages",
     "The message needs {segments} segments; at most {max} are allowed.",
     "该短信需要 {segments} 条计费条数,最多允许 {max} 条。",
     do_en="Shorten the text or the variable values.",
     do_zh="缩短文本或变量值。",
 )
 SEND_AT_INVALID = define(
-    "SEND_AT_INVALID", 422, "messages",
+    "SEND_AT_INVALID",
+    422,
+    "messages",
     "send_at must be in the future and within {max_days} days.",
     "send_at 必须是未来时间,且在 {max_days} 天以内。",
     do_en="Give an RFC 3339 time with a zone, e.g. 2026-12-01T09:00:00+08:00.",
     do_zh="请提供带时区的 RFC 3339 时间,例如 2026-12-01T09:00:00+08:00。",
 )
 MESSAGE_NOT_FOUND = define(
-    "MESSAGE_NOT_FOUND", 404, "messages",
-    "There is no message '{id}'.", "短信“{id}”不存在。",
+    "MESSAGE_NOT_FOUND",
+    404,
+    "messages",
+    "There is no message '{id}'.",
+    "短信“{id}”不存在。",
     do_en="Check the id; list your messages with GET /v1/messages.",
     do_zh="检查 ID;可用 GET /v1/messages 查询。",
 )
 MESSAGE_NOT_CANCELABLE = define(
-    "MESSAGE_NOT_CANCELABLE", 409, "messages",
+    "MESSAGE_NOT_CANCELABLE",
+    409,
+    "messages",
     "The message is '{status}'; only scheduled messages can be canceled.",
     "该短信状态为“{status}”,只有定时短信可以取消。",
     do_en="Nothing to do: it is already on its way or finished.",
     do_zh="无需操作:该短信已在发送或已结束。",
 )
 IDEMPOTENCY_KEY_REUSED = define(
-    "IDEMPOTENCY_KEY_REUSED", 409, "messages",
+    "IDEMPOTENCY_KEY_REUSED",
+    409,
+    "messages",
     "This Idempotency-Key was used with a different request.",
     "该 Idempotency-Key 已用于另一个不同的请求。",
     do_en="Use a new key for a new request; resend the same body to get the first answer again.",
     do_zh="新的请求请使用新的 key;重发相同请求体可再次得到首次的应答。",
 )
 EXPIRED = define(
-    "EXPIRED", 422, "messages",
-    "The message's validity ran out before it could be sent.", "短信在有效期内未能发出。",
+    "EXPIRED",
+    422,
+    "messages",
+    "The message's validity ran out before it could be sent.",
+    "短信在有效期内未能发出。",
     do_en="Send again if it still matters; give a longer 'validity' if delays are expected.",
     do_zh="如仍需要请重新发送;预计有延迟时请设置更长的“validity”。",
 )
 SUBMIT_OUTCOME_UNKNOWN = define(
-    "SUBMIT_OUTCOME_UNKNOWN", 500, "messages",
+    "SUBMIT_OUTCOME_UNKNOWN",
+    500,
+    "messages",
     "The worker sending this message stopped; it may or may not have reached the carrier.",
     "发送该短信的进程中断,短信可能已送达运营商,也可能没有。",
     do_en="Marketing messages are not resent automatically to avoid duplicates; resend if needed.",
@@ -1140,8 +1165,7 @@ CONNECTOR_CANNOT_SIMULATE = define(
     "CONNECTOR_CANNOT_SIMULATE",
     409,
     "routing",
-    "The connector '{id}' is of kind '{kind}'; only simulator connectors make up inbound "
-    "messages.",
+    "The connector '{id}' is of kind '{kind}'; only simulator connectors make up inbound messages.",
     "通道“{id}”的类型为“{kind}”;只有模拟器通道可以模拟上行短信。",
     do_en="Use a connector of kind 'simulator'.",
     do_zh="请使用类型为“simulator”的通道。",
