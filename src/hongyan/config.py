@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     # Dispatcher: one run keeps taking batches while they come back full, for at most this
     # long, so a backlog drains without waiting for the next tick but other jobs still run.
     dispatch_time_slice_secs: float = 2.0
+    # Dispatcher: batches in flight at once per worker on PostgreSQL, so one batch's wait on a
+    # connector overlaps another's database work (SQLite: always 1, it has one writer).
+    dispatch_concurrency: int = 2
     # Dispatcher: a message that failed retryably on every connector is tried again after
     # base * 2^(attempt-1) seconds (capped), up to max attempts; then it fails with the last code.
     dispatch_retry_base_secs: float = 10.0

@@ -28,6 +28,7 @@ PREFIXES = frozenset(
         "led",
         "whk",
         "whd",
+        "evt",
         "con",
         "rte",
         "req",
@@ -39,6 +40,7 @@ PREFIXES = frozenset(
         "rev",
         "sup",
         "smc",
+        "lwl",
     }
 )
 

@@ -2,6 +2,7 @@
 
 from hongyan.models.accounts import ApiKey, AuditEntry, AuthNonce, Tenant
 from hongyan.models.base import Base, UTCDateTime, utcnow
+from hongyan.models.limits import LimitPolicy, LimitWhitelist
 from hongyan.models.billing import BillingAccount, BillingRevision, LedgerEntry, Price
 from hongyan.models.compliance import ComplianceRevision, SensitiveWord
 from hongyan.models.messages import (
@@ -44,3 +45,4 @@ __all__ += [
     "Suppression",
 ]
 __all__ += ["BillingAccount", "BillingRevision", "LedgerEntry", "Price"]
+__all__ += ["LimitPolicy", "LimitWhitelist"]
