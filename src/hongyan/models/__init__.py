@@ -2,9 +2,9 @@
 
 from hongyan.models.accounts import ApiKey, AuditEntry, AuthNonce, Tenant
 from hongyan.models.base import Base, UTCDateTime, utcnow
-from hongyan.models.limits import LimitPolicy, LimitWhitelist
 from hongyan.models.billing import BillingAccount, BillingRevision, LedgerEntry, Price
 from hongyan.models.compliance import ComplianceRevision, SensitiveWord
+from hongyan.models.limits import LimitPolicy, LimitWhitelist
 from hongyan.models.messages import (
     PRIORITY_OF,
     IdempotencyRecord,
