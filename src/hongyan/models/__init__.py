@@ -2,6 +2,7 @@
 
 from hongyan.models.accounts import ApiKey, AuditEntry, AuthNonce, Tenant
 from hongyan.models.base import Base, UTCDateTime, utcnow
+from hongyan.models.webhooks import WebhookCallbackSecret, WebhookDelivery, WebhookEndpoint
 from hongyan.models.billing import BillingAccount, BillingRevision, LedgerEntry, Price
 from hongyan.models.compliance import ComplianceRevision, SensitiveWord
 from hongyan.models.limits import LimitPolicy, LimitWhitelist
@@ -46,3 +47,4 @@ __all__ += [
 ]
 __all__ += ["BillingAccount", "BillingRevision", "LedgerEntry", "Price"]
 __all__ += ["LimitPolicy", "LimitWhitelist"]
+__all__ += ["WebhookCallbackSecret", "WebhookDelivery", "WebhookEndpoint"]
