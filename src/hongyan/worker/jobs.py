@@ -16,6 +16,7 @@ class Job:
     name: str
     interval_secs: float
     run: Callable[[AppContext], Awaitable[int]]  # returns how many things it did
+    wake: bool = False  # also run as soon as the worker is woken, not only on its interval
 
 
 async def purge_nonces(ctx: AppContext) -> int:
@@ -28,3 +29,5 @@ async def purge_nonces(ctx: AppContext) -> int:
 JOBS: list[Job] = [
     Job("purge_nonces", 60.0, purge_nonces),
 ]
+
+import hongyan.webhooks.tasks  # noqa: E402 - appends the webhook jobs to JOBS
