@@ -18,8 +18,13 @@ async def sender(client: httpx.AsyncClient, ctx: AppContext) -> Sender:
 
 
 def otp(sender: Sender, to: str = "13800138000", **extra: object) -> dict[str, object]:
-    return {"to": to, "sign": sender.sign, "template": sender.templates["verification"],
-            "params": {"code": "123456"}, **extra}
+    return {
+        "to": to,
+        "sign": sender.sign,
+        "template": sender.templates["verification"],
+        "params": {"code": "123456"},
+        **extra,
+    }
 
 
 async def balance_of(client: httpx.AsyncClient, key: KeyPair) -> int:
@@ -30,8 +35,9 @@ async def test_send_one_is_accepted_priced_and_held(
     client: httpx.AsyncClient, sender: Sender
 ) -> None:
     before = await balance_of(client, sender.key)
-    response = await client.post("/v1/messages", json=otp(sender, out_id="order-1"),
-                                 headers=sender.key.basic)
+    response = await client.post(
+        "/v1/messages", json=otp(sender, out_id="order-1"), headers=sender.key.basic
+    )
     assert response.status_code == 202, response.text
     body = response.json()
     assert body["id"].startswith("msg_") and body["status"] == "queued"
@@ -44,8 +50,9 @@ async def test_send_one_is_accepted_priced_and_held(
     assert ledger[0]["kind"] == "hold" and ledger[0]["message_id"] == body["id"]
     detail = (await client.get(f"/v1/messages/{body['id']}", headers=sender.key.basic)).json()
     assert detail["history"][0]["status"] == "queued"
-    found = (await client.get("/v1/messages", params={"out_id": "order-1"},
-                              headers=sender.key.basic)).json()["data"]
+    found = (
+        await client.get("/v1/messages", params={"out_id": "order-1"}, headers=sender.key.basic)
+    ).json()["data"]
     assert [m["id"] for m in found] == [body["id"]]
 
 
@@ -65,7 +72,10 @@ async def test_send_one_is_accepted_priced_and_held(
     ],
 )
 async def test_each_check_refuses_with_its_code_and_changes_nothing(
-    client: httpx.AsyncClient, sender: Sender, change: dict[str, object], code: str | None,
+    client: httpx.AsyncClient,
+    sender: Sender,
+    change: dict[str, object],
+    code: str | None,
     field: str,
 ) -> None:
     before = await balance_of(client, sender.key)
@@ -84,63 +94,83 @@ async def test_each_check_refuses_with_its_code_and_changes_nothing(
 
 
 async def test_content_blocked_in_a_variable(client: httpx.AsyncClient, sender: Sender) -> None:
-    request = {"to": "13800138000", "sign": sender.sign,
-               "template": sender.templates["notification"], "params": {"order": "赌博"}}
+    request = {
+        "to": "13800138000",
+        "sign": sender.sign,
+        "template": sender.templates["notification"],
+        "params": {"order": "赌博"},
+    }
     response = await client.post("/v1/messages", json=request, headers=sender.key.basic)
     assert response.json()["error"]["code"] == "CONTENT_BLOCKED"
     assert response.json()["error"]["field"] == "params.order"
 
 
-async def test_suppressed_number_and_balance(
-    client: httpx.AsyncClient, ctx: AppContext
-) -> None:
+async def test_suppressed_number_and_balance(client: httpx.AsyncClient, ctx: AppContext) -> None:
     poor = await make_sender(client, ctx, balance=UNIT_PRICE)
-    added = await client.post("/v1/suppressions", json={"msisdn": "+8613900000000"},
-                              headers=poor.key.basic)
+    added = await client.post(
+        "/v1/suppressions", json={"msisdn": "+8613900000000"}, headers=poor.key.basic
+    )
     assert added.status_code in (200, 201), added.text
-    refused = await client.post("/v1/messages", json=otp(poor, to="13900000000"),
-                                headers=poor.key.basic)
+    refused = await client.post(
+        "/v1/messages", json=otp(poor, to="13900000000"), headers=poor.key.basic
+    )
     assert refused.json()["error"]["code"] == "NUMBER_SUPPRESSED"
     ok = await client.post("/v1/messages", json=otp(poor), headers=poor.key.basic)
     assert ok.status_code == 202
-    broke = await client.post("/v1/messages", json=otp(poor, to="13912345678"),
-                              headers=poor.key.basic)
+    broke = await client.post(
+        "/v1/messages", json=otp(poor, to="13912345678"), headers=poor.key.basic
+    )
     assert (broke.status_code, broke.json()["error"]["code"]) == (402, "INSUFFICIENT_BALANCE")
 
 
 async def test_frequency_limit_names_the_window(client: httpx.AsyncClient, sender: Sender) -> None:
-    first = await client.post("/v1/messages", json=otp(sender, to="13700000001"),
-                              headers=sender.key.basic)
+    first = await client.post(
+        "/v1/messages", json=otp(sender, to="13700000001"), headers=sender.key.basic
+    )
     assert first.status_code == 202
-    second = await client.post("/v1/messages", json=otp(sender, to="13700000001"),
-                               headers=sender.key.basic)
+    second = await client.post(
+        "/v1/messages", json=otp(sender, to="13700000001"), headers=sender.key.basic
+    )
     assert second.json()["error"]["code"] == "FREQUENCY_LIMITED"
     assert "minute" in second.json()["error"]["message"]
 
 
 async def test_batch_partial_acceptance(client: httpx.AsyncClient, sender: Sender) -> None:
     before = await balance_of(client, sender.key)
-    response = await client.post("/v1/messages/batch", headers=sender.key.basic, json={
-        "sign": sender.sign, "template": sender.templates["notification"],
-        "recipients": [
-            {"to": "13800138001", "params": {"order": "A1"}},
-            {"to": "010-12345678", "params": {"order": "A2"}},
-            {"to": "13800138003", "params": {}},
-            {"to": "+86 138 0013 8004", "params": {"order": "A4"}, "out_id": "x4"},
-        ]})
+    response = await client.post(
+        "/v1/messages/batch",
+        headers=sender.key.basic,
+        json={
+            "sign": sender.sign,
+            "template": sender.templates["notification"],
+            "recipients": [
+                {"to": "13800138001", "params": {"order": "A1"}},
+                {"to": "010-12345678", "params": {"order": "A2"}},
+                {"to": "13800138003", "params": {}},
+                {"to": "+86 138 0013 8004", "params": {"order": "A4"}, "out_id": "x4"},
+            ],
+        },
+    )
     assert response.status_code == 202, response.text
     body = response.json()
     assert [m["to"] for m in body["accepted"]] == ["+8613800138001", "+8613800138004"]
     assert [(r["index"], r["error"]["code"]) for r in body["rejected"]] == [
-        (1, "NUMBER_NOT_MOBILE"), (2, "PARAM_MISSING")]
+        (1, "NUMBER_NOT_MOBILE"),
+        (2, "PARAM_MISSING"),
+    ]
     assert await balance_of(client, sender.key) == before - 2 * UNIT_PRICE
 
 
 async def test_schedule_and_cancel_refunds(client: httpx.AsyncClient, sender: Sender) -> None:
     before = await balance_of(client, sender.key)
     later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
-    request = {"to": "13800138010", "sign": sender.sign, "params": {"order": "S1"},
-               "template": sender.templates["notification"], "send_at": later}
+    request = {
+        "to": "13800138010",
+        "sign": sender.sign,
+        "params": {"order": "S1"},
+        "template": sender.templates["notification"],
+        "send_at": later,
+    }
     scheduled = await client.post("/v1/messages", json=request, headers=sender.key.basic)
     assert scheduled.json()["status"] == "scheduled" and scheduled.json()["send_at"]
     message_id = scheduled.json()["id"]
@@ -153,42 +183,42 @@ async def test_schedule_and_cancel_refunds(client: httpx.AsyncClient, sender: Se
 
 async def test_idempotency_key(client: httpx.AsyncClient, sender: Sender) -> None:
     headers = {**sender.key.basic, "Idempotency-Key": "otp-42"}
-    first = await client.post("/v1/messages", json=otp(sender, to="13600000042"),
-                              headers=headers)
-    second = await client.post("/v1/messages", json=otp(sender, to="13600000042"),
-                               headers=headers)
+    first = await client.post("/v1/messages", json=otp(sender, to="13600000042"), headers=headers)
+    second = await client.post("/v1/messages", json=otp(sender, to="13600000042"), headers=headers)
     assert first.status_code == second.status_code == 202
     assert first.json()["id"] == second.json()["id"]
-    listed = (await client.get("/v1/messages", params={"to": "13600000042"},
-                               headers=sender.key.basic)).json()["data"]
+    listed = (
+        await client.get("/v1/messages", params={"to": "13600000042"}, headers=sender.key.basic)
+    ).json()["data"]
     assert len(listed) == 1
-    other = await client.post("/v1/messages", json=otp(sender, to="13600000043"),
-                              headers=headers)
+    other = await client.post("/v1/messages", json=otp(sender, to="13600000043"), headers=headers)
     assert (other.status_code, other.json()["error"]["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")
 
 
 async def test_other_tenants_messages_are_404(
     client: httpx.AsyncClient, ctx: AppContext, sender: Sender
 ) -> None:
-    sent = await client.post("/v1/messages", json=otp(sender, to="13500000001"),
-                             headers=sender.key.basic)
+    sent = await client.post(
+        "/v1/messages", json=otp(sender, to="13500000001"), headers=sender.key.basic
+    )
     stranger = await make_sender(client, ctx)
     peek = await client.get(f"/v1/messages/{sent.json()['id']}", headers=stranger.key.basic)
     assert peek.status_code == 404 and peek.json()["error"]["code"] == "MESSAGE_NOT_FOUND"
-    cancel = await client.post(f"/v1/messages/{sent.json()['id']}/cancel",
-                               headers=stranger.key.basic)
+    cancel = await client.post(
+        f"/v1/messages/{sent.json()['id']}/cancel", headers=stranger.key.basic
+    )
     assert cancel.status_code == 404
 
 
-async def test_test_mode_key_is_not_billed(
-    client: httpx.AsyncClient, sender: Sender
-) -> None:
-    created = await client.post("/v1/keys", json={"name": "sandbox", "test_mode": True},
-                                headers=sender.key.basic)
+async def test_test_mode_key_is_not_billed(client: httpx.AsyncClient, sender: Sender) -> None:
+    created = await client.post(
+        "/v1/keys", json={"name": "sandbox", "test_mode": True}, headers=sender.key.basic
+    )
     test_key = KeyPair(created.json()["id"], created.json()["secret"], sender.tenant_id)
     before = await balance_of(client, sender.key)
-    response = await client.post("/v1/messages", json=otp(sender, to="13300000001"),
-                                 headers=test_key.basic)
+    response = await client.post(
+        "/v1/messages", json=otp(sender, to="13300000001"), headers=test_key.basic
+    )
     assert response.status_code == 202, response.text
     assert response.json()["test_mode"] is True and response.json()["price"] == 0
     assert await balance_of(client, sender.key) == before
