@@ -2,6 +2,7 @@
 
 from hongyan.models.accounts import ApiKey, AuditEntry, AuthNonce, Tenant
 from hongyan.models.base import Base, UTCDateTime, utcnow
+from hongyan.models.routing import Connector, ConnectorHealth, Route, RoutingRevision
 from hongyan.models.webhooks import WebhookCallbackSecret, WebhookDelivery, WebhookEndpoint
 from hongyan.models.billing import BillingAccount, BillingRevision, LedgerEntry, Price
 from hongyan.models.compliance import ComplianceRevision, SensitiveWord
@@ -48,3 +49,4 @@ __all__ += [
 __all__ += ["BillingAccount", "BillingRevision", "LedgerEntry", "Price"]
 __all__ += ["LimitPolicy", "LimitWhitelist"]
 __all__ += ["WebhookCallbackSecret", "WebhookDelivery", "WebhookEndpoint"]
+__all__ += ["Connector", "ConnectorHealth", "Route", "RoutingRevision"]

@@ -30,4 +30,5 @@ JOBS: list[Job] = [
     Job("purge_nonces", 60.0, purge_nonces),
 ]
 
+import hongyan.routing.tasks  # noqa: E402 - appends the connector health job to JOBS
 import hongyan.webhooks.tasks  # noqa: E402 - appends the webhook jobs to JOBS

@@ -1,0 +1,208 @@
+"""All SQL of the routing domain: connectors, routes, their revision and connector health."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hongyan.models import Connector, ConnectorHealth, Route, RoutingRevision, utcnow
+from hongyan.models.routing import ROUTING_SCOPE
+
+
+def _insert(session: AsyncSession) -> Any:
+    """The INSERT of this backend, which both know to turn into an upsert."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+# --- the revision -----------------------------------------------------------------------------
+
+
+async def get_revision(session: AsyncSession) -> int:
+    """The routing revision; 0 before anything was ever changed."""
+    stmt = select(RoutingRevision.revision).where(RoutingRevision.scope == ROUTING_SCOPE)
+    return int((await session.execute(stmt)).scalar_one_or_none() or 0)
+
+
+async def bump_revision(session: AsyncSession) -> int:
+    """Add one to the revision (creating it at 1) and return the new value."""
+    # One upsert: on PostgreSQL it also locks the row, so concurrent changes are serialized
+    # and each committed change gets a revision of its own.
+    table = RoutingRevision.__table__
+    stmt = (
+        _insert(session)(table)
+        .values(scope=ROUTING_SCOPE, revision=1, updated_at=utcnow())
+        .on_conflict_do_update(
+            index_elements=[table.c.scope],
+            set_={"revision": table.c.revision + 1, "updated_at": utcnow()},
+        )
+        .returning(table.c.revision)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+# --- connectors -------------------------------------------------------------------------------
+
+
+async def add(session: AsyncSession, row: Connector | Route) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def remove(session: AsyncSession, row: Connector | Route) -> None:
+    await session.delete(row)
+    await session.flush()
+
+
+async def get_connector(
+    session: AsyncSession, connector_id: str, *, for_update: bool = False
+) -> Connector | None:
+    stmt = select(Connector).where(Connector.id == connector_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_connector_by_name(
+    session: AsyncSession, name: str, *, for_update: bool = False
+) -> Connector | None:
+    stmt = select(Connector).where(Connector.name == name)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_connectors(
+    session: AsyncSession, *, limit: int, before_id: str | None
+) -> list[Connector]:
+    stmt = select(Connector).order_by(Connector.id.desc()).limit(limit + 1)
+    if before_id:
+        stmt = stmt.where(Connector.id < before_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def all_connectors(session: AsyncSession) -> list[Connector]:
+    """Every connector row (a handful), for the live connectors of a process."""
+    return list((await session.execute(select(Connector).order_by(Connector.id))).scalars())
+
+
+async def count_connectors(session: AsyncSession) -> int:
+    stmt = select(func.count()).select_from(Connector)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def insert_default(session: AsyncSession, connector: Connector, route: Route) -> bool:
+    """Insert a connector and its route together; False when the names were taken meanwhile."""
+    try:
+        async with session.begin_nested():
+            session.add(connector)
+            await session.flush()
+            session.add(route)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+
+async def get_route(
+    session: AsyncSession, route_id: str, *, for_update: bool = False
+) -> Route | None:
+    stmt = select(Route).where(Route.id == route_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_route_by_name(
+    session: AsyncSession, name: str, *, for_update: bool = False
+) -> Route | None:
+    stmt = select(Route).where(Route.name == name)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_routes(
+    session: AsyncSession,
+    *,
+    limit: int,
+    before_id: str | None,
+    connector_id: str | None = None,
+) -> list[Route]:
+    stmt = select(Route).order_by(Route.id.desc()).limit(limit + 1)
+    if before_id:
+        stmt = stmt.where(Route.id < before_id)
+    if connector_id:
+        stmt = stmt.where(Route.connector_id == connector_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def route_names_of(session: AsyncSession, connector_id: str) -> list[str]:
+    stmt = select(Route.name).where(Route.connector_id == connector_id).order_by(Route.name)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def live_routes(session: AsyncSession) -> list[Route]:
+    """Enabled routes whose connector is enabled: what the routing table is compiled from."""
+    stmt = (
+        select(Route)
+        .join(Connector, Connector.id == Route.connector_id)
+        .where(Route.enabled.is_(True), Connector.enabled.is_(True))
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def enabled_connector_kinds(session: AsyncSession) -> dict[str, str]:
+    """Connector id -> kind of every enabled connector."""
+    stmt = select(Connector.id, Connector.kind).where(Connector.enabled.is_(True))
+    return {cid: kind for cid, kind in (await session.execute(stmt)).all()}
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+async def upsert_health(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write one process's health rows in one statement (replacing its previous ones)."""
+    if not rows:
+        return
+    table = ConnectorHealth.__table__
+    stmt = _insert(session)(table).values(list(rows))
+    keys = ("connector_id", "node")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
+    )
+    await session.execute(stmt)
+
+
+async def health_rows(
+    session: AsyncSession, connector_id: str, *, since: datetime
+) -> list[ConnectorHealth]:
+    stmt = (
+        select(ConnectorHealth)
+        .where(ConnectorHealth.connector_id == connector_id, ConnectorHealth.updated_at >= since)
+        .order_by(ConnectorHealth.node)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def delete_health(session: AsyncSession, connector_id: str) -> None:
+    await session.execute(
+        delete(ConnectorHealth).where(ConnectorHealth.connector_id == connector_id)
+    )
+
+
+async def purge_health(session: AsyncSession, *, before: datetime) -> int:
+    """Forget rows of processes that stopped writing long ago."""
+    result: Any = await session.execute(
+        delete(ConnectorHealth).where(ConnectorHealth.updated_at < before)
+    )
+    return int(result.rowcount or 0)
