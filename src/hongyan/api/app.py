@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from hongyan import __version__
+from hongyan import __version__, runtime
 from hongyan.accounts import api as accounts_api
 from hongyan.api import errors as api_errors
 from hongyan.api import system
@@ -28,13 +28,21 @@ Authenticate with `Authorization: Basic base64(key_id:key_secret)` or with the s
 
 
 def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None) -> FastAPI:
-    """Build the application; the database is disposed of when it shuts down."""
+    """Build the application.
+
+    Given a context, the caller owns it (starts and stops it); otherwise the application makes
+    its own and starts and stops it with its lifespan.
+    """
+    owned = ctx is None
     ctx = ctx or AppContext.build(settings or Settings())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if owned:
+            runtime.start(ctx)
         yield
-        await ctx.db.dispose()
+        if owned:
+            await runtime.stop(ctx)
 
     app = FastAPI(
         title="Hongyan SMS API",
@@ -68,6 +76,7 @@ DOMAINS = (
     "webhooks",
     "dlr",
     "inbound",
+    "stats",
 )
 
 

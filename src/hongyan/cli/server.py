@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import typer
 import uvicorn
 from rich.panel import Panel
 
+from hongyan import runtime
 from hongyan.accounts.bootstrap import FirstRun, first_run
 from hongyan.api.app import create_app
 from hongyan.api.context import AppContext
 from hongyan.cli.common import DataDirOption, console, ensure_schema, err_console, settings_for
 from hongyan.config import Settings
+from hongyan.routing import service as routing
 from hongyan.worker.run import Worker
 
 HostOption = typer.Option(None, "--host", help="Address to listen on [default: 127.0.0.1].")
@@ -63,8 +66,11 @@ async def _run(settings: Settings, *, api: bool, worker: bool, bootstrap: bool) 
     await ensure_schema(ctx)
     if bootstrap:
         async with ctx.db.session() as session:
-            created = await first_run(session, box=ctx.box)
+            created = await first_run(session, ctx=ctx)
+            # The embedded default sends through the simulator until the operator adds more.
+            await routing.ensure_default_simulator(session, ctx=ctx)
         _print_banner(settings, created)
+    runtime.start(ctx)
     loop_worker = Worker(ctx) if worker else None
     ctx.caches["worker"] = loop_worker
     tasks = []
@@ -87,7 +93,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, bootstrap: bool) 
         if loop_worker:
             loop_worker.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await ctx.db.dispose()
+        await runtime.stop(ctx)
 
 
 async def _wait_for_signal() -> None:
@@ -130,4 +136,18 @@ def _print_banner(settings: Settings, created: FirstRun | None) -> None:
     # Outside the panel and unwrapped, so it can be pasted as it is.
     console.print(
         f"curl -u {tk.key.id}:{tk.secret} {base}/v1/tenant", soft_wrap=True, highlight=False
+    )
+    body = json.dumps(
+        {"to": "13800138000", "sign": created.sign, "body": "您的验证码是123456"},
+        ensure_ascii=False,
+    )
+    console.print(
+        f"curl -u {tk.key.id}:{tk.secret} {base}/v1/messages "
+        f"-H 'Content-Type: application/json' -d '{body}'",
+        soft_wrap=True,
+        highlight=False,
+    )
+    console.print(
+        "Messages go to the [bold]simulator[/bold] connector (nothing reaches a phone) "
+        "until the operator adds real connectors."
     )

@@ -35,6 +35,7 @@ from hongyan.signs import service as signs
 from hongyan.templates import service as templates
 from hongyan.templates.render import render
 from hongyan.webhooks.urls import validate_url
+from hongyan.worker import wakeup
 
 MAX_SCHEDULE_DAYS = 30
 
@@ -350,6 +351,8 @@ async def _store(
     if holds:
         await billing.hold(session, tenant_id=shared.tenant.id, items=holds)
     await repo.insert_messages(session, rows)
+    if shared.status == "queued":
+        await wakeup.notify_due(session)  # workers in other processes (PostgreSQL LISTEN)
     await repo.insert_events(
         session, [{"message_id": r["id"], "status": r["status"], "at": now} for r in rows]
     )

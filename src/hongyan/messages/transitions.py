@@ -15,12 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hongyan.api.context import AppContext
 from hongyan.billing import service as billing
 from hongyan.messages import repository as repo
 from hongyan.models import Message, utcnow
 from hongyan.webhooks import service as webhooks
+from hongyan.worker import metrics as worker_metrics
 
 TERMINAL = frozenset({"delivered", "undelivered", "expired", "failed", "canceled"})
 # Final states that were never handed to a carrier: the hold is always given back.
@@ -105,6 +107,7 @@ async def apply(
         ],
     )
     await _notify(session, ctx=ctx, changes=changes, now=now)
+    worker_metrics.count(changes)
 
 
 async def _update_rows(session: AsyncSession, changes: Sequence[Change], now: datetime) -> None:
@@ -125,8 +128,10 @@ async def _update_rows(session: AsyncSession, changes: Sequence[Change], now: da
         if c.status in TERMINAL:
             values["done_at"] = now
         groups[tuple(sorted(values.items()))].append(c.message.id)
-        for name, value in values.items():  # keep the loaded object in step with the row
-            setattr(c.message, name, value)
+        for name, value in values.items():
+            # Keep the loaded object in step with the row without marking it dirty: the
+            # grouped UPDATE below writes it, and a flush must not write it a second time.
+            set_committed_value(c.message, name, value)
     for key, ids in groups.items():
         await repo.update_messages(session, ids, **dict(key))
 

@@ -2,10 +2,9 @@
 
 from hongyan.models.accounts import ApiKey, AuditEntry, AuthNonce, Tenant
 from hongyan.models.base import Base, UTCDateTime, utcnow
-from hongyan.models.routing import Connector, ConnectorHealth, Route, RoutingRevision
-from hongyan.models.webhooks import WebhookCallbackSecret, WebhookDelivery, WebhookEndpoint
 from hongyan.models.billing import BillingAccount, BillingRevision, LedgerEntry, Price
 from hongyan.models.compliance import ComplianceRevision, SensitiveWord
+from hongyan.models.inbound import InboundMessage
 from hongyan.models.limits import LimitPolicy, LimitWhitelist
 from hongyan.models.messages import (
     PRIORITY_OF,
@@ -18,8 +17,10 @@ from hongyan.models.messages import (
     Suppression,
 )
 from hongyan.models.reviews import Review
+from hongyan.models.routing import Connector, ConnectorHealth, Route, RoutingRevision
 from hongyan.models.signs import Sign, SignFile
 from hongyan.models.templates import Template
+from hongyan.models.webhooks import WebhookCallbackSecret, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -48,5 +49,6 @@ __all__ += [
 ]
 __all__ += ["BillingAccount", "BillingRevision", "LedgerEntry", "Price"]
 __all__ += ["LimitPolicy", "LimitWhitelist"]
-__all__ += ["WebhookCallbackSecret", "WebhookDelivery", "WebhookEndpoint"]
 __all__ += ["Connector", "ConnectorHealth", "Route", "RoutingRevision"]
+__all__ += ["WebhookCallbackSecret", "WebhookDelivery", "WebhookEndpoint"]
+__all__ += ["InboundMessage"]

@@ -27,6 +27,8 @@ class Message(Base):
         Index("ix_message_tenant_id_id", "tenant_id", "id"),
         Index("ix_message_tenant_id_msisdn_id", "tenant_id", "msisdn", "id"),
         Index("ix_message_tenant_id_out_id", "tenant_id", "out_id"),
+        # Inbound replies find the last conversation with a number across tenants.
+        Index("ix_message_msisdn_id", "msisdn", "id"),
     )
 
     id: Mapped[str] = id_column()

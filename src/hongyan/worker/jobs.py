@@ -30,5 +30,7 @@ JOBS: list[Job] = [
     Job("purge_nonces", 60.0, purge_nonces),
 ]
 
+import hongyan.dlr.tasks  # noqa: E402 - appends the receipt jobs to JOBS
 import hongyan.routing.tasks  # noqa: E402 - appends the connector health job to JOBS
 import hongyan.webhooks.tasks  # noqa: E402 - appends the webhook jobs to JOBS
+import hongyan.worker.tasks  # noqa: E402, F401 - appends the outbox jobs (dispatch, scheduler, leases)

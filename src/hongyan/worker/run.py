@@ -11,6 +11,7 @@ import structlog
 from hongyan.api.context import AppContext
 from hongyan.kit.metrics import WORKER_JOB_RUNS
 from hongyan.worker.jobs import JOBS, Job
+from hongyan.worker.wakeup import DueListener
 
 log = structlog.get_logger("hongyan.worker")
 
@@ -45,10 +46,28 @@ class Worker:
 
     async def run(self) -> None:
         log.info("worker started", jobs=[job.name for job in self.jobs])
+        # Other processes announce due messages with NOTIFY (PostgreSQL); the in-process
+        # event is set directly by code in this process.
+        listener = None if self.ctx.db.is_sqlite else DueListener(self.ctx.db.url, self.wake)
+        if listener:
+            listener.start()
+        try:
+            await self._loop()
+        finally:
+            if listener:
+                await listener.close()
+        log.info("worker stopped")
+
+    async def _loop(self) -> None:
         while not self.stopping.is_set():
+            if self.wake.is_set():
+                # Cleared before the jobs run, so a wake-up during them is not lost.
+                self.wake.clear()
+                for job in self.jobs:
+                    if job.wake:
+                        self._next_run[job.name] = 0.0
             await self.run_once()
-            self.wake.clear()
-            sleep = self._sleep_time()
+            sleep = 0.0 if self.wake.is_set() else self._sleep_time()
             waiters = [
                 asyncio.ensure_future(self.stopping.wait()),
                 asyncio.ensure_future(self.wake.wait()),
@@ -56,7 +75,6 @@ class Worker:
             await asyncio.wait(waiters, timeout=sleep, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
-        log.info("worker stopped")
 
     def _sleep_time(self) -> float:
         if not self.jobs:

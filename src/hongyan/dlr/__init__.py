@@ -1,0 +1,1 @@
+"""Delivery receipts from every connector, matched to message parts and aggregated."""

@@ -1,0 +1,1 @@
+"""Inbound (MO) messages: stored, matched to a tenant, opt-out keywords, suppressions."""

@@ -1,0 +1,1 @@
+"""Sending statistics from the maintained message_stat counters (never a scan of messages)."""
