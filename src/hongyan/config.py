@@ -51,6 +51,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HONGYAN_", extra="ignore")
 
+    # Where the embedded database, secret.key and stored files live (also --data-dir).
     data_dir: Path = Field(default_factory=_default_data_dir)
     # Empty means an SQLite file in data_dir: the embedded default, nothing to install.
     database_url: str = ""
@@ -60,11 +61,13 @@ class Settings(BaseSettings):
     # data_dir/secret.key on first run when unset; losing it makes stored secrets unreadable.
     secret_key: SecretStr | None = None
 
+    # Address and port the API listens on (also --host / --port); 0.0.0.0 to serve others.
     host: str = "127.0.0.1"
     port: int = 8080
     # Public base URL used in error "doc" links and printed examples.
     public_url: str = ""
 
+    # Logs: JSON lines for machines, or readable lines; auto picks readable on a terminal.
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     # Phone numbers in logs appear as 138****8000 unless the operator turns this off.

@@ -36,3 +36,17 @@ def test_openapi_lists_error_bodies_and_security() -> None:
     schema = json.loads(docs_gen.openapi_json())
     assert {"basic", "signed"} <= set(schema["components"]["securitySchemes"])
     assert "ErrorBody" in schema["components"]["schemas"]
+
+
+def test_config_md_is_current() -> None:
+    on_disk = (ROOT / docs_gen.CONFIG_MD).read_text("utf-8")
+    assert on_disk == docs_gen.config_markdown(), "stale: run `hongyan docs`"
+
+
+def test_every_setting_is_explained() -> None:
+    from hongyan.config import Settings
+
+    text = docs_gen.config_markdown()
+    for name in Settings.model_fields:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{name}` |"))
+        assert not row.endswith("|  |"), f"setting {name} has no comment in config.py"
