@@ -25,6 +25,9 @@ from hongyan.api.context import AppContext
 from hongyan.config import Settings
 from hongyan.db import Database
 
+# The CLI tests' data_dir fixture lives with their other helpers.
+pytest_plugins = ["tests.cli_kit"]
+
 POSTGRES_URL = os.environ.get("HONGYAN_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("HONGYAN_TEST_REDIS_URL")
 TEST_SECRET_KEY = "test-secret-key-not-for-production"

@@ -4,31 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-import pytest
-from typer.testing import CliRunner
 
 from hongyan.cli.main import app
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("HONGYAN_DATABASE_URL", raising=False)
-    return tmp_path
-
-
-def invoke(data_dir: Path, *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, [*args, "--data-dir", str(data_dir)])
-    return result.exit_code, result.output
-
-
-def as_json(data_dir: Path, *args: str) -> Any:
-    result = runner.invoke(app, [*args, "--json", "--data-dir", str(data_dir)])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+from tests.cli_kit import as_json, invoke, runner
 
 
 def test_connector_commands(data_dir: Path) -> None:
