@@ -1282,3 +1282,112 @@ STATS_RANGE_TOO_LONG = define(
     do_en="Ask for a shorter range, or for several ranges one after the other.",
     do_zh="请缩短查询范围,或分多次查询。",
 )
+
+# ---------------------------------------------------------------------------------------------
+# --- tencent: what an upstream vendor (Tencent Cloud SMS first) says about a connector ---
+# ---------------------------------------------------------------------------------------------
+
+VENDOR_AUTH_FAILED = define(
+    "VENDOR_AUTH_FAILED",
+    502,
+    "connectors",
+    "The upstream vendor refused the connector's credentials or signature.",
+    "上游服务商拒绝了该通道的凭证或请求签名。",
+    do_en="Nothing to do as a tenant: Hongyan fails over to other routes. Operator: check the "
+    "connector's keys, app id and the vendor's IP allow-list; the raw code names the check.",
+    do_zh="租户无需操作:系统会切换到其他路由。运营方:请检查通道的密钥、应用 ID 及服务商的 IP "
+    "白名单;原始代码(raw_code)说明了具体原因。",
+)
+VENDOR_ACCOUNT_UNAVAILABLE = define(
+    "VENDOR_ACCOUNT_UNAVAILABLE",
+    502,
+    "connectors",
+    "The connector's account at the upstream vendor cannot send now (balance, arrears, daily "
+    "cap or a disabled app).",
+    "该通道在上游服务商处的账户暂时无法发送(余量不足、欠费、日发送上限或应用被停用)。",
+    do_en="Nothing to do as a tenant: Hongyan fails over to other routes. Operator: top up or "
+    "raise the limit at the vendor; the raw code names the cause.",
+    do_zh="租户无需操作:系统会切换到其他路由。运营方:请在服务商处充值或调整限额;"
+    "原始代码(raw_code)说明了具体原因。",
+)
+VENDOR_TEMPLATE_REJECTED = define(
+    "VENDOR_TEMPLATE_REJECTED",
+    502,
+    "connectors",
+    "The upstream vendor does not accept the sign or template this connector maps the message "
+    "to (not approved there, or its variables do not match).",
+    "上游服务商不接受该通道为此短信对应的签名或模板(未在服务商处审核通过,或变量不匹配)。",
+    do_en="Nothing to do as a tenant: Hongyan fails over to other routes. Operator: get the sign "
+    "and template approved at the vendor and check the connector's sign_map and template_map.",
+    do_zh="租户无需操作:系统会切换到其他路由。运营方:请在服务商处完成签名和模板审核,"
+    "并检查通道的 sign_map 与 template_map 配置。",
+)
+VENDOR_TEMPLATE_NOT_MAPPED = define(
+    "VENDOR_TEMPLATE_NOT_MAPPED",
+    422,
+    "connectors",
+    "This connector has no vendor template for the message's template ('{template}').",
+    "该通道没有与此短信模板(“{template}”)对应的服务商模板。",
+    do_en="Nothing to do as a tenant: Hongyan fails over to other routes. Operator: add the "
+    "template to the connector's template_map (free text needs free_text_template_id).",
+    do_zh="租户无需操作:系统会切换到其他路由。运营方:请在通道的 template_map 中添加该模板"
+    "(自由文本需配置 free_text_template_id)。",
+)
+
+# ---------------------------------------------------------------------------------------------
+# --- twilio, generic http: vendor senders, destinations, carrier filtering, callback checks ---
+# ---------------------------------------------------------------------------------------------
+
+VENDOR_SENDER_INVALID = define(
+    "VENDOR_SENDER_INVALID",
+    502,
+    "connectors",
+    "The upstream vendor refused the connector's sender (its From number or messaging service).",
+    "上游服务商拒绝了该通道的发送方(发送号码或消息服务)。",
+    do_en="Nothing to do as a tenant: Hongyan fails over to other routes. Operator: check the "
+    "connector's from_number or messaging_service_sid against the vendor's console; the raw code "
+    "names the check.",
+    do_zh="租户无需操作:系统会切换到其他路由。运营方:请对照服务商控制台检查通道的 from_number "
+    "或 messaging_service_sid;原始代码(raw_code)说明了具体原因。",
+)
+RECIPIENT_OPTED_OUT = define(
+    "RECIPIENT_OPTED_OUT",
+    422,
+    "connectors",
+    "The recipient opted out at the upstream vendor (for example by replying STOP to the sender).",
+    "接收方已在上游服务商处退订(例如向发送号码回复了 STOP)。",
+    do_en="Do not message this number; it can opt in again by replying START to the sender.",
+    do_zh="请勿再向该号码发送;对方可向发送号码回复 START 重新订阅。",
+)
+DESTINATION_NOT_PERMITTED = define(
+    "DESTINATION_NOT_PERMITTED",
+    422,
+    "connectors",
+    "The connector may not send to this destination (the region is not enabled at the vendor, "
+    "or its sender cannot reach the number).",
+    "该通道不能发往此目的地(服务商处未开通该地区,或其发送号码无法到达该号码)。",
+    do_en="Operator: enable the region in the vendor's console, or route this region to another "
+    "connector.",
+    do_zh="运营方:请在服务商控制台开通该地区,或将该地区路由到其他通道。",
+)
+CARRIER_FILTERED = define(
+    "CARRIER_FILTERED",
+    422,
+    "connectors",
+    "The carrier filtered the message (taken for spam or unregistered traffic).",
+    "运营商过滤了该短信(被判为垃圾短信或未登记的发送流量)。",
+    do_en="Check the content and the sender's registration with the carriers (A2P 10DLC, "
+    "toll-free verification); do not resend the same text at once.",
+    do_zh="请检查内容及发送号码在运营商处的登记(如 A2P 10DLC、免费号码认证);不要立即重发相同内容。",
+)
+CALLBACK_SIGNATURE_INVALID = define(
+    "CALLBACK_SIGNATURE_INVALID",
+    403,
+    "connectors",
+    "The callback's signature or token does not match the connector's secret; nothing was stored.",
+    "回调的签名或令牌与通道的密钥不符;未保存任何内容。",
+    do_en="For vendors only. Operator: register the callback URL exactly as Hongyan is reached "
+    "(see public_url in the vendor how-to) and check the connector's token or auth token.",
+    do_zh="仅供服务商回调使用。运营方:请按 Hongyan 对外的访问地址注册回调 URL(参见服务商指南中的 "
+    "public_url),并检查通道的令牌或 auth token。",
+)

@@ -29,6 +29,10 @@ from hongyan.connectors.base import (
     SendResult,
     Sinks,
 )
+from tests.fakes import aliyun as aliyun_fake
+from tests.fakes import generic_http as generic_http_fake
+from tests.fakes import tencent as tencent_fake
+from tests.fakes import twilio as twilio_fake
 
 FINAL = {"delivered", "undelivered", "expired", "rejected", "unknown"}
 
@@ -58,6 +62,38 @@ CASES = [
         settings={"receipt_delay_ms": 10},
         deliverable="+8613800138000",
         refused="+8613800000002",
+    ),
+    ContractCase(
+        name="aliyun",
+        kind="aliyun",
+        settings=aliyun_fake.CONTRACT_SETTINGS,
+        deliverable="+8613800138000",
+        refused="+8613800000002",
+        peer=aliyun_fake.contract_peer,
+    ),
+    ContractCase(
+        name="tencent",
+        kind="tencent",
+        settings=tencent_fake.CONTRACT_SETTINGS,
+        deliverable="+8613800138000",
+        refused="+8613800000002",
+        peer=tencent_fake.contract_peer,
+    ),
+    ContractCase(
+        name="twilio",
+        kind="twilio",
+        settings=twilio_fake.CONTRACT_SETTINGS,
+        deliverable="+14155550123",
+        refused="+14155521614",
+        peer=twilio_fake.contract_peer,
+    ),
+    ContractCase(
+        name="http",
+        kind="http",
+        settings=generic_http_fake.CONTRACT_SETTINGS,
+        deliverable="+8613800138000",
+        refused="+8613800001001",
+        peer=generic_http_fake.contract_peer,
     ),
 ]
 

@@ -18,11 +18,19 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from hongyan import errors
+from hongyan.connectors.aliyun import AliyunConnector
 from hongyan.connectors.base import Connector, ConnectorFactory
+from hongyan.connectors.generic_http import GenericHttpConnector
 from hongyan.connectors.simulator import SimulatorConnector
+from hongyan.connectors.tencent import TencentConnector
+from hongyan.connectors.twilio import TwilioConnector
 
 REGISTRY: dict[str, ConnectorFactory] = {
+    "aliyun": AliyunConnector,
     "simulator": SimulatorConnector,
+    "tencent": TencentConnector,
+    "twilio": TwilioConnector,
+    "http": GenericHttpConnector,
 }
 
 

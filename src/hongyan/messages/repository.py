@@ -237,6 +237,43 @@ async def purge_pending_before(session: AsyncSession, before: datetime) -> int:
     return int(result.rowcount or 0)
 
 
+async def awaiting_receipts(
+    session: AsyncSession,
+    *,
+    connector_id: str,
+    sent_from: datetime,
+    sent_until: datetime,
+    after: tuple[str, int] | None = None,
+    limit: int = 100,
+) -> list[tuple[MessagePart, str, datetime]]:
+    """Parts a connector accepted in [sent_from, sent_until) that have no final receipt yet.
+
+    For vendors whose receipts are also polled: (part, the message's msisdn, its sent_at), in
+    (message_id, seq) order after ``after``. Only messages still ``sent`` are looked at (the
+    status index's prefix), so the scan covers what awaits receipts, not the whole history.
+    """
+    stmt = (
+        select(MessagePart, Message.msisdn, Message.sent_at)
+        .join(Message, Message.id == MessagePart.message_id)
+        .where(
+            Message.status == "sent",
+            Message.connector_id == connector_id,
+            Message.sent_at >= sent_from,
+            Message.sent_at < sent_until,
+            MessagePart.connector_id == connector_id,
+            MessagePart.status.not_in(
+                ("delivered", "undelivered", "expired", "rejected", "unknown")
+            ),
+        )
+        .order_by(MessagePart.message_id, MessagePart.seq)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(tuple_(MessagePart.message_id, MessagePart.seq) > tuple_(*after))
+    rows = (await session.execute(stmt)).all()
+    return [(part, msisdn, at) for part, msisdn, at in rows if at is not None]
+
+
 async def suppressed_among(
     session: AsyncSession, tenant_id: str, msisdns: Sequence[str]
 ) -> set[str]:

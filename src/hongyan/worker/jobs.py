@@ -30,6 +30,8 @@ JOBS: list[Job] = [
     Job("purge_nonces", 60.0, purge_nonces),
 ]
 
+import hongyan.connectors.aliyun_tasks  # noqa: E402 - appends the Aliyun receipt poll to JOBS
+import hongyan.connectors.tencent_tasks  # noqa: E402 - appends the Tencent receipt pull to JOBS
 import hongyan.dlr.tasks  # noqa: E402 - appends the receipt jobs to JOBS
 import hongyan.routing.tasks  # noqa: E402 - appends the connector health job to JOBS
 import hongyan.webhooks.tasks  # noqa: E402 - appends the webhook jobs to JOBS
