@@ -29,6 +29,7 @@ from hongyan.connectors.base import (
     SendResult,
     Sinks,
 )
+from tests.connectors import test_smpp_connector as smpp_peer
 from tests.fakes import aliyun as aliyun_fake
 from tests.fakes import generic_http as generic_http_fake
 from tests.fakes import tencent as tencent_fake
@@ -94,6 +95,14 @@ CASES = [
         deliverable="+8613800138000",
         refused="+8613800001001",
         peer=generic_http_fake.contract_peer,
+    ),
+    ContractCase(
+        name="smpp",
+        kind="smpp",
+        settings=smpp_peer.CONTRACT_SETTINGS,
+        deliverable="+8613800138000",
+        refused="+8613800000002",
+        peer=smpp_peer.contract_peer,
     ),
 ]
 

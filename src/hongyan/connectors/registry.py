@@ -22,6 +22,7 @@ from hongyan.connectors.aliyun import AliyunConnector
 from hongyan.connectors.base import Connector, ConnectorFactory
 from hongyan.connectors.generic_http import GenericHttpConnector
 from hongyan.connectors.simulator import SimulatorConnector
+from hongyan.connectors.smpp import SmppConnector
 from hongyan.connectors.tencent import TencentConnector
 from hongyan.connectors.twilio import TwilioConnector
 
@@ -31,6 +32,7 @@ REGISTRY: dict[str, ConnectorFactory] = {
     "tencent": TencentConnector,
     "twilio": TwilioConnector,
     "http": GenericHttpConnector,
+    "smpp": SmppConnector,
 }
 
 
