@@ -81,6 +81,19 @@ class Settings(BaseSettings):
 
     # Worker loop: how long an idle worker sleeps between polls when nothing wakes it.
     worker_idle_poll_secs: float = 1.0
+    # Health-based preference: final receipts of the last window_secs (from the message rows,
+    # so every process judges alike) decide whether a connector is healthy or degraded.
+    routing_quality_window_secs: int = 900
+    # A connector with fewer final receipts in the window is not judged (keeps its state):
+    # a handful of failures on a quiet connector says little.
+    routing_quality_min_receipts: int = 50
+    # Degraded below this share of delivered among final receipts...
+    routing_quality_min_delivery_percent: float = 80.0
+    # ...or when receipts come back later than this on average (sent_at -> done_at).
+    routing_quality_max_receipt_latency_secs: float = 300.0
+    # The share of its route weight a degraded connector keeps, so traffic shifts to its
+    # healthier peers of the same priority but still probes it (0: last at its priority, kept).
+    routing_quality_degraded_weight_percent: float = 10.0
     # Receipts: one that matches no recorded message part is held (its submit may not be
     # recorded yet) and matched later; after this many days it is dropped with a log line.
     receipt_hold_days: int = 3

@@ -47,6 +47,7 @@ from hongyan.inbound import service as inbound
 from hongyan.messages import repository as messages_repo
 from hongyan.messages import transitions
 from hongyan.models import Message, MessagePart, PendingReceipt, utcnow
+from hongyan.routing import quality
 
 log = structlog.get_logger(__name__)
 
@@ -253,6 +254,8 @@ async def _apply(
     await repo.update_parts(session, [p.row() for p in parts.values() if p.changed])
     changes = _aggregate(messages, by_message, touched)
     await transitions.apply(session, ctx=ctx, changes=changes, now=now)
+    outcomes = ((c.message.connector_id, c.status, c.message.sent_at) for c in changes)
+    quality.record_receipts(ctx, outcomes, now=now)
     result.finalized += len(changes)
     return unmatched
 

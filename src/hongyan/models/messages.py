@@ -29,6 +29,8 @@ class Message(Base):
         Index("ix_message_tenant_id_out_id", "tenant_id", "out_id"),
         # Inbound replies find the last conversation with a number across tenants.
         Index("ix_message_msisdn_id", "msisdn", "id"),
+        # Connector quality reads the messages finished in the last window, every minute.
+        Index("ix_message_done_at", "done_at"),
     )
 
     id: Mapped[str] = id_column()

@@ -20,6 +20,8 @@ from hongyan.routing import service
 from hongyan.routing.health import get_health
 from hongyan.routing.health_store import connector_health
 from hongyan.routing.manager import get_manager
+from hongyan.routing.quality import quality_out
+from hongyan.routing.repository import quality_rows
 from hongyan.routing.schemas import (
     ConnectorCreate,
     ConnectorKindOut,
@@ -27,6 +29,7 @@ from hongyan.routing.schemas import (
     ConnectorUpdate,
     HealthOut,
     InboundOut,
+    QualityOut,
     ResolvedConnector,
     ResolveOut,
     ResolveRequest,
@@ -41,7 +44,9 @@ _CONNECTORS = "admin: connectors"
 _ROUTES = "admin: routes"
 
 
-def connector_out(row: Connector, health: HealthOut | None = None) -> ConnectorOut:
+def connector_out(
+    row: Connector, health: HealthOut | None = None, quality: QualityOut | None = None
+) -> ConnectorOut:
     """The API view of a connector: secrets masked."""
     kind_known = row.kind in registry.REGISTRY
     cls = registry.REGISTRY.get(row.kind)
@@ -56,6 +61,7 @@ def connector_out(row: Connector, health: HealthOut | None = None) -> ConnectorO
         created_at=row.created_at,
         updated_at=row.updated_at,
         health=health,
+        quality=quality or (health.quality if health else None),
     )
 
 
@@ -70,10 +76,14 @@ async def list_kinds(_: Operator) -> list[ConnectorKindOut]:
 
 
 @admin.get("/connectors", tags=[_CONNECTORS], summary="List connectors")
-async def list_connectors(_: Operator, session: Session, paging: Paging) -> Page[ConnectorOut]:
+async def list_connectors(
+    _: Operator, session: Session, paging: Paging, ctx: Ctx
+) -> Page[ConnectorOut]:
     rows = await service.list_connectors(session, limit=paging.limit, before_id=paging.before_id)
     page, cursor = page_of(rows, paging.limit)
-    return Page[ConnectorOut](data=[connector_out(r) for r in page], next_cursor=cursor)
+    stored = {q.connector_id: q for q in await quality_rows(session, [r.id for r in page])}
+    data = [connector_out(r, quality=quality_out(ctx.settings, stored.get(r.id))) for r in page]
+    return Page[ConnectorOut](data=data, next_cursor=cursor)
 
 
 @admin.post(

@@ -19,6 +19,7 @@ from hongyan.api.context import AppContext
 from hongyan.models import utcnow
 from hongyan.routing import repository as repo
 from hongyan.routing.health import CACHE_KEY, Health, Snapshot, get_health
+from hongyan.routing.quality import quality_out
 from hongyan.routing.schemas import HealthOut, NodeHealthOut
 
 PERSIST_SECS = 15.0
@@ -75,6 +76,7 @@ async def connector_health(
     weighted = [(n.latency_avg_ms, n.attempts) for n in nodes if n.latency_avg_ms is not None]
     latency_avg = sum(v * w for v, w in weighted) / attempts if weighted and attempts else None
     maxima = [n.latency_max_ms for n in nodes if n.latency_max_ms is not None]
+    stored = await repo.quality_rows(session, [connector_id])
     return HealthOut(
         connector_id=connector_id,
         window_secs=ctx.settings.routing_breaker_window_secs,
@@ -85,4 +87,5 @@ async def connector_health(
         latency_max_ms=max(maxima) if maxima else None,
         breaker=max((n.breaker for n in nodes), key=_ORDER.__getitem__, default="closed"),
         nodes=nodes,
+        quality=quality_out(ctx.settings, stored[0] if stored else None),
     )

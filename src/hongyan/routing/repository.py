@@ -6,13 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hongyan.models import Connector, ConnectorHealth, Route, RoutingRevision, utcnow
+from hongyan.models import Connector, ConnectorHealth, Message, Route, RoutingRevision, utcnow
 from hongyan.models.routing import ROUTING_SCOPE
+
+# The connector_health row holding a connector's delivery quality (healthy | degraded in
+# ``breaker``, the last switch in ``opened_at``): one per connector, not per process, so it
+# takes a node name no process has (processes are host:pid).
+QUALITY_NODE = "*quality"
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -188,7 +193,11 @@ async def health_rows(
 ) -> list[ConnectorHealth]:
     stmt = (
         select(ConnectorHealth)
-        .where(ConnectorHealth.connector_id == connector_id, ConnectorHealth.updated_at >= since)
+        .where(
+            ConnectorHealth.connector_id == connector_id,
+            ConnectorHealth.updated_at >= since,
+            ConnectorHealth.node != QUALITY_NODE,
+        )
         .order_by(ConnectorHealth.node)
     )
     return list((await session.execute(stmt)).scalars())
@@ -206,3 +215,79 @@ async def purge_health(session: AsyncSession, *, before: datetime) -> int:
         delete(ConnectorHealth).where(ConnectorHealth.updated_at < before)
     )
     return int(result.rowcount or 0)
+
+
+# --- delivery quality -------------------------------------------------------------------------
+
+_JUDGED = ("delivered", "undelivered", "expired")  # final statuses a receipt decided
+
+
+async def receipt_quality(
+    session: AsyncSession, *, since: datetime
+) -> list[tuple[str, int, int, float | None]]:
+    """(connector_id, final receipts, delivered, average seconds sent -> done) since a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        latency: Any = func.extract("epoch", Message.done_at - Message.sent_at)
+    else:  # SQLite stores the times as text; julianday() reads them, in days
+        latency = (func.julianday(Message.done_at) - func.julianday(Message.sent_at)) * 86400.0
+    stmt = (
+        select(
+            Message.connector_id,
+            func.count(),
+            func.sum(case((Message.status == "delivered", 1), else_=0)),
+            func.avg(latency),
+        )
+        .where(
+            Message.done_at >= since,
+            Message.status.in_(_JUDGED),
+            Message.connector_id.is_not(None),
+            Message.sent_at.is_not(None),
+        )
+        .group_by(Message.connector_id)
+    )
+    return [
+        (str(cid), int(n), int(ok or 0), None if avg is None else float(avg))
+        for cid, n, ok, avg in (await session.execute(stmt)).all()
+    ]
+
+
+async def quality_rows(
+    session: AsyncSession, connector_ids: Sequence[str] | None = None
+) -> list[ConnectorHealth]:
+    """The stored quality of every connector (or of these)."""
+    stmt = select(ConnectorHealth).where(ConnectorHealth.node == QUALITY_NODE)
+    if connector_ids is not None:
+        stmt = stmt.where(ConnectorHealth.connector_id.in_(list(connector_ids)))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def put_quality_figures(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write the window's figures of connectors (a new row starts healthy); state untouched."""
+    if not rows:
+        return
+    table = ConnectorHealth.__table__
+    values = [{**r, "node": QUALITY_NODE, "breaker": "healthy"} for r in rows]
+    stmt = _insert(session)(table).values(values)
+    figures = ("window_secs", "attempts", "failures", "latency_avg_ms", "updated_at")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.connector_id, table.c.node],
+        set_={k: stmt.excluded[k] for k in figures},
+    )
+    await session.execute(stmt)
+
+
+async def switch_quality(
+    session: AsyncSession, connector_id: str, *, state: str, at: datetime
+) -> bool:
+    """Set a connector's quality state; False when it already had it (another process won)."""
+    stmt = (
+        update(ConnectorHealth)
+        .where(
+            ConnectorHealth.connector_id == connector_id,
+            ConnectorHealth.node == QUALITY_NODE,
+            ConnectorHealth.breaker != state,
+        )
+        .values(breaker=state, opened_at=at)
+    )
+    result: Any = await session.execute(stmt)
+    return bool(result.rowcount)

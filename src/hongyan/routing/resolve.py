@@ -17,6 +17,7 @@ from hongyan.api.context import AppContext
 from hongyan.connectors.base import OutboundSms
 from hongyan.routing import repository as repo
 from hongyan.routing.health import get_health
+from hongyan.routing.quality import factors
 from hongyan.routing.table import CACHE_KEY as TABLE_KEY
 from hongyan.routing.table import RoutingTable, TableCache, compile_route
 
@@ -71,8 +72,10 @@ async def candidates(
     """Connector ids to try for this message, in order; raises NO_ROUTE when none matches.
 
     Matching routes by priority, weighted random order within a priority, connectors with an
-    open circuit breaker last; test-mode messages only ever go to simulators.
+    open circuit breaker last; degraded connectors keep a share of their weight (see quality);
+    test-mode messages only ever go to simulators.
     """
     table = await routing_table(ctx, session)
     health = get_health(ctx.caches, ctx.settings)
-    return table.order(msg, carrier, rng=rng, is_open=health.is_open)
+    factor = await factors(ctx, session)
+    return table.order(msg, carrier, rng=rng, is_open=health.is_open, factor=factor)

@@ -56,6 +56,23 @@ class NodeHealthOut(BaseModel):
     updated_at: datetime
 
 
+class QualityOut(BaseModel):
+    """Delivery quality over the quality window: what lowers or restores a connector's share."""
+
+    state: Literal["healthy", "degraded"] = Field(
+        description="degraded: its route weight is cut to weight_percent within its priority."
+    )
+    reason: str = Field(description="The figures that decided (or why it was not judged).")
+    changed_at: datetime | None = Field(description="The last switch; null if never switched.")
+    window_secs: int | None = None
+    final_receipts: int = 0
+    delivered: int = 0
+    delivery_percent: float | None = None
+    receipt_latency_avg_secs: float | None = None
+    weight_percent: float = Field(100.0, description="Share of its route weight it keeps now.")
+    updated_at: datetime | None = Field(None, description="When these figures were computed.")
+
+
 class HealthOut(BaseModel):
     """Recent health over every process that sent through the connector lately."""
 
@@ -68,6 +85,7 @@ class HealthOut(BaseModel):
     latency_max_ms: float | None
     breaker: BreakerState = Field(description="The most open breaker of any process.")
     nodes: list[NodeHealthOut]
+    quality: QualityOut | None = None
 
 
 class ConnectorOut(BaseModel):
@@ -81,6 +99,7 @@ class ConnectorOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     health: HealthOut | None = None
+    quality: QualityOut | None = None
 
 
 class ConnectorKindOut(BaseModel):

@@ -111,17 +111,19 @@ class RoutingTable:
         *,
         rng: random.Random | None = None,
         is_open: Callable[[str], bool] = lambda _: False,
+        factor: Callable[[str], float] = lambda _: 1.0,
     ) -> list[str]:
         """Connector ids to try, in order; NO_ROUTE when nothing matches.
 
         Priorities in order; within one priority a weighted random order, so traffic splits
-        by weight; connectors whose circuit breaker is open go last. Test-mode messages only
-        ever reach simulator connectors.
+        by weight (times ``factor``: a degraded connector keeps a share of its weight);
+        connectors whose circuit breaker is open go last. Test-mode messages only ever reach
+        simulator connectors.
         """
         routes = self.matching(msg, carrier)
         if msg.test_mode:
             routes = [r for r in routes if self.kinds.get(r.connector_id) == "simulator"]
-        ids = _weighted_by_priority(routes, rng or _RNG)
+        ids = _weighted_by_priority(routes, rng or _RNG, factor)
         if msg.test_mode:
             ids += [s for s in self.simulators if s not in ids]
         if not ids:
@@ -132,7 +134,11 @@ class RoutingTable:
 _RNG = random.Random()  # traffic splitting, not security
 
 
-def _weighted_by_priority(routes: list[CompiledRoute], rng: random.Random) -> list[str]:
+def _weighted_by_priority(
+    routes: list[CompiledRoute],
+    rng: random.Random,
+    factor: Callable[[str], float] = lambda _: 1.0,
+) -> list[str]:
     """Connector ids by priority, weighted-shuffled within a priority, each id once."""
     ordered: list[str] = []
     seen: set[str] = set()
@@ -145,7 +151,10 @@ def _weighted_by_priority(routes: list[CompiledRoute], rng: random.Random) -> li
         # replacement, in one pass and without building cumulative sums.
         group = sorted(
             routes[start:end],
-            key=lambda r: math.log(rng.random() or 1e-300) / max(r.weight, 1),
+            key=lambda r: (
+                math.log(rng.random() or 1e-300)
+                / (max(r.weight, 1) * max(factor(r.connector_id), 1e-9))
+            ),
             reverse=True,
         )
         for route in group:
