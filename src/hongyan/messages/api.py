@@ -28,6 +28,7 @@ from hongyan.messages.schemas import (
 )
 from hongyan.models import Message
 from hongyan.numbers.service import parser_of
+from hongyan.worker import wakeup
 
 router = APIRouter(prefix="/v1", tags=["messages"], responses=ERROR_RESPONSES)
 
@@ -75,13 +76,6 @@ def _lang(request: Request) -> errors.Lang:
     return errors.lang_from_header(request.headers.get("accept-language"))
 
 
-def _wake(ctx: Any) -> None:
-    """Tell an in-process worker that messages are due now (PostgreSQL workers also LISTEN)."""
-    worker = ctx.caches.get("worker")
-    if worker is not None:
-        worker.wake.set()
-
-
 @router.post(
     "/messages",
     status_code=status.HTTP_202_ACCEPTED,
@@ -109,7 +103,7 @@ async def send_message(
         fingerprint=idempotency.request_hash("POST", request.url.path, await request.body()),
         produce=produce,
     )
-    _wake(ctx)
+    wakeup.wake_local(ctx)
     return JSONResponse(payload, status_code=code)
 
 
@@ -153,7 +147,7 @@ async def send_batch(
         fingerprint=idempotency.request_hash("POST", request.url.path, await request.body()),
         produce=produce,
     )
-    _wake(ctx)
+    wakeup.wake_local(ctx)
     return JSONResponse(payload, status_code=code)
 
 
