@@ -38,10 +38,8 @@ from hongyan.connectors import aliyun, aliyun_callbacks, aliyun_tasks, registry
 from hongyan.connectors import aliyun_wire as wire
 from hongyan.connectors.aliyun import AliyunConnector
 from hongyan.connectors.base import (
-    InboundSms,
     OutboundSms,
     PermanentSendError,
-    Receipt,
     RetryableSendError,
     SendError,
     SendResult,
@@ -58,6 +56,7 @@ from tests.conftest import BACKENDS, make_tenant
 from tests.factories import make_messages
 from tests.fakes.aliyun import FakeAliyun, connector_settings, serving
 from tests.fresh_db import fresh_database
+from tests.sinks import Collector
 
 TEMPLATES = {"tpl_code": "SMS_100001", "tpl_order": "SMS_100002"}
 TOKEN = "callback-token-0123456789abcdef"
@@ -72,18 +71,6 @@ def fake() -> FakeAliyun:
 def url(fake: FakeAliyun) -> Iterator[str]:
     with serving(fake) as found:
         yield found
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.receipts: list[Receipt] = []
-        self.inbound: list[InboundSms] = []
-
-    async def on_receipts(self, items: Sequence[Receipt]) -> None:
-        self.receipts.extend(items)
-
-    async def on_inbound(self, items: Sequence[InboundSms]) -> None:
-        self.inbound.extend(items)
 
 
 @asynccontextmanager

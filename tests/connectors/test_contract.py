@@ -10,7 +10,7 @@ own code.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -20,20 +20,18 @@ import pytest
 from hongyan.connectors import registry
 from hongyan.connectors.base import (
     Connector,
-    InboundSms,
     OutboundSms,
     PermanentSendError,
-    Receipt,
     RetryableSendError,
     SendError,
     SendResult,
-    Sinks,
 )
 from tests.connectors import test_smpp_connector as smpp_peer
 from tests.fakes import aliyun as aliyun_fake
 from tests.fakes import generic_http as generic_http_fake
 from tests.fakes import tencent as tencent_fake
 from tests.fakes import twilio as twilio_fake
+from tests.sinks import Collector
 
 FINAL = {"delivered", "undelivered", "expired", "rejected", "unknown"}
 
@@ -105,22 +103,6 @@ CASES = [
         peer=smpp_peer.contract_peer,
     ),
 ]
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.receipts: list[Receipt] = []
-        self.inbound: list[InboundSms] = []
-
-    async def on_receipts(self, items: Sequence[Receipt]) -> None:
-        self.receipts.extend(items)
-
-    async def on_inbound(self, items: Sequence[InboundSms]) -> None:
-        self.inbound.extend(items)
-
-    @property
-    def sinks(self) -> Sinks:
-        return Sinks(receipts=self.on_receipts, inbound=self.on_inbound)
 
 
 @pytest.fixture(params=CASES, ids=[c.name for c in CASES])

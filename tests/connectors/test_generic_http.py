@@ -7,7 +7,7 @@ import asyncio
 import base64
 import json
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +18,11 @@ from hongyan import errors
 from hongyan.api.context import AppContext
 from hongyan.connectors import registry
 from hongyan.connectors.base import (
-    InboundSms,
     OutboundSms,
     PermanentSendError,
-    Receipt,
     RetryableSendError,
     SendError,
     SendResult,
-    Sinks,
 )
 from hongyan.connectors.generic_http import GenericHttpConnector, ReceiptMapping
 from hongyan.connectors.http_template import get_path, render, render_json, template_fields
@@ -43,6 +40,7 @@ from tests.fakes.generic_http import (
 )
 from tests.integration.routing_kit import add_connector
 from tests.integration.test_receipts import record_sent
+from tests.sinks import Collector
 
 HONGYAN = "http://hongyan.test"
 
@@ -66,21 +64,6 @@ def sms(msisdn: str, **extra: Any) -> OutboundSms:
     }
     fields.update(extra)
     return OutboundSms(**fields)
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.receipts: list[Receipt] = []
-
-    async def on_receipts(self, items: Sequence[Receipt]) -> None:
-        self.receipts.extend(items)
-
-    async def on_inbound(self, items: Sequence[InboundSms]) -> None:
-        pass
-
-    @property
-    def sinks(self) -> Sinks:
-        return Sinks(receipts=self.on_receipts, inbound=self.on_inbound)
 
 
 @dataclass

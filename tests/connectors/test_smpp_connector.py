@@ -18,17 +18,16 @@ import pytest
 
 from hongyan.connectors import registry
 from hongyan.connectors.base import (
-    InboundSms,
     OutboundSms,
     PermanentSendError,
     Receipt,
     RetryableSendError,
     SendError,
     SendResult,
-    Sinks,
 )
 from hongyan.connectors.smpp import SmppConnector, normalize_id
 from hongyan.kit.segments import analyze
+from tests.sinks import Collector as KeepingSinks
 from tests.smpp.peers import Proxy, eventually
 
 smpp34 = pytest.importorskip("smpp34")
@@ -119,10 +118,9 @@ class SmscPeer:
         )
 
 
-class Collector:
+class Collector(KeepingSinks):
     def __init__(self) -> None:
-        self.receipts: list[Receipt] = []
-        self.inbound: list[InboundSms] = []
+        super().__init__()
         self.gate: asyncio.Event | None = None  # set: sinks wait for it (a slow store)
         self.entered = 0
 
@@ -130,14 +128,7 @@ class Collector:
         self.entered += 1
         if self.gate is not None:
             await self.gate.wait()
-        self.receipts.extend(items)
-
-    async def on_inbound(self, items: Sequence[InboundSms]) -> None:
-        self.inbound.extend(items)
-
-    @property
-    def sinks(self) -> Sinks:
-        return Sinks(receipts=self.on_receipts, inbound=self.on_inbound)
+        await super().on_receipts(items)
 
 
 def settings(port: int, **extra: Any) -> dict[str, Any]:

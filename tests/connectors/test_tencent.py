@@ -28,7 +28,6 @@ from hongyan.accounts import service as accounts
 from hongyan.api.context import AppContext
 from hongyan.connectors import tencent_tasks
 from hongyan.connectors.base import (
-    InboundSms,
     OutboundSms,
     PermanentSendError,
     Receipt,
@@ -51,6 +50,7 @@ from hongyan.worker.dispatcher import outbound
 from tests.conftest import KeyPair, make_tenant
 from tests.factories import make_messages
 from tests.fakes.tencent import CONTRACT_SETTINGS, FakeTencent, serving
+from tests.sinks import Collector as KeepingSinks
 
 TOKEN = "tencent-callback-token-0123456789"
 TEMPLATES = {"100001": 1, "100002": 2, "100009": 1}
@@ -62,24 +62,16 @@ TEMPLATE_MAP = {
 }
 
 
-class Collector:
+class Collector(KeepingSinks):
     def __init__(self, *, fail: int = 0) -> None:
-        self.receipts: list[Receipt] = []
-        self.inbound: list[InboundSms] = []
+        super().__init__()
         self.fail = fail  # refuse this many receipt batches first
 
     async def on_receipts(self, items: Sequence[Receipt]) -> None:
         if self.fail:
             self.fail -= 1
             raise RuntimeError("storage down")
-        self.receipts.extend(items)
-
-    async def on_inbound(self, items: Sequence[InboundSms]) -> None:
-        self.inbound.extend(items)
-
-    @property
-    def sinks(self) -> Sinks:
-        return Sinks(receipts=self.on_receipts, inbound=self.on_inbound)
+        await super().on_receipts(items)
 
 
 @dataclass

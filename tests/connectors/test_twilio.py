@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,14 +22,11 @@ from hongyan.api.app import create_app
 from hongyan.api.context import AppContext
 from hongyan.connectors import registry, twilio
 from hongyan.connectors.base import (
-    InboundSms,
     OutboundSms,
     PermanentSendError,
-    Receipt,
     RetryableSendError,
     SendError,
     SendResult,
-    Sinks,
 )
 from hongyan.connectors.twilio import TwilioConnector, receipt_of, send_error, signature
 from hongyan.dlr import service as dlr
@@ -53,6 +50,7 @@ from tests.fakes.twilio import (
 )
 from tests.integration.routing_kit import add_connector
 from tests.integration.test_receipts import record_sent
+from tests.sinks import Collector
 
 HONGYAN = "http://hongyan.test"  # the base URL of the `client` fixture's app
 
@@ -88,21 +86,6 @@ def settings_for(base_url: str, **extra: Any) -> dict[str, Any]:
     }
     found.update(extra)
     return found
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.receipts: list[Receipt] = []
-
-    async def on_receipts(self, items: Sequence[Receipt]) -> None:
-        self.receipts.extend(items)
-
-    async def on_inbound(self, items: Sequence[InboundSms]) -> None:
-        pass
-
-    @property
-    def sinks(self) -> Sinks:
-        return Sinks(receipts=self.on_receipts, inbound=self.on_inbound)
 
 
 @dataclass

@@ -12,31 +12,14 @@ from pydantic import BaseModel, ConfigDict
 from hongyan.accounts import service as accounts
 from hongyan.api.context import AppContext
 from hongyan.connectors import registry
-from hongyan.connectors.base import InboundSms, OutboundSms, Receipt, SendError, SendResult, Sinks
+from hongyan.connectors.base import OutboundSms, SendError, SendResult
 from hongyan.connectors.simulator import SimulatorConnector
 from hongyan.db import Database
 from hongyan.routing import service
 from hongyan.routing.manager import get_manager
 from hongyan.routing.schemas import ConnectorCreate, ConnectorUpdate, RouteCreate
 from tests.conftest import POSTGRES_URL, _pg_parts
-
-
-class Collector:
-    """Sinks that keep what they are given."""
-
-    def __init__(self) -> None:
-        self.receipts: list[Receipt] = []
-        self.inbound: list[InboundSms] = []
-
-    async def on_receipts(self, items: Sequence[Receipt]) -> None:
-        self.receipts.extend(items)
-
-    async def on_inbound(self, items: Sequence[InboundSms]) -> None:
-        self.inbound.extend(items)
-
-    @property
-    def sinks(self) -> Sinks:
-        return Sinks(receipts=self.on_receipts, inbound=self.on_inbound)
+from tests.sinks import Collector
 
 
 class VendorSettings(BaseModel):

@@ -11,23 +11,21 @@ import pytest
 from hongyan import errors
 from hongyan.connectors import registry, simulator
 from hongyan.connectors.base import (
-    InboundSms,
     OutboundSms,
     PermanentSendError,
     Receipt,
     RetryableSendError,
     SendResult,
-    Sinks,
 )
 from hongyan.connectors.simulator import SimulatorConnector
+from tests.sinks import Collector as KeepingSinks
 
 
-class Collector:
-    """Sinks that keep what they are given, and count the calls."""
+class Collector(KeepingSinks):
+    """Sinks that keep what they are given, count receipt calls and can fail the first ones."""
 
     def __init__(self, *, fail_first: int = 0) -> None:
-        self.receipts: list[Receipt] = []
-        self.inbound: list[InboundSms] = []
+        super().__init__()
         self.calls = 0
         self.fail_first = fail_first
 
@@ -35,14 +33,7 @@ class Collector:
         self.calls += 1
         if self.calls <= self.fail_first:
             raise ConnectionError("sink down")
-        self.receipts.extend(items)
-
-    async def on_inbound(self, items: Sequence[InboundSms]) -> None:
-        self.inbound.extend(items)
-
-    @property
-    def sinks(self) -> Sinks:
-        return Sinks(receipts=self.on_receipts, inbound=self.on_inbound)
+        await super().on_receipts(items)
 
 
 def sms(msisdn: str, *, segments: int = 1, index: int = 0) -> OutboundSms:
