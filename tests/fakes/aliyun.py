@@ -48,22 +48,21 @@ import hmac
 import json
 import re
 import secrets
-import socket
 import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.serving import serve_in_thread
 
 ACCESS_KEY_ID = "LTAI5tFakeAliyunKeyId01"
 ACCESS_KEY_SECRET = "fake-aliyun-access-key-secret-01"
@@ -533,29 +532,9 @@ def _json_of(answer: httpx.Response) -> Any:
 # --- running it on a real socket ---------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def serving(fake: FakeAliyun) -> Iterator[str]:
+def serving(fake: FakeAliyun) -> contextlib.AbstractContextManager[str]:
     """Run the fake on 127.0.0.1 (a free port) in a thread; yields its endpoint URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        fake.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the fake did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        fake.release()
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    return serve_in_thread(fake.app, on_stop=fake.release, graceful_secs=1)
 
 
 def connector_settings(url: str, fake: FakeAliyun, **more: Any) -> dict[str, Any]:

@@ -44,21 +44,21 @@ import hmac
 import json
 import re
 import secrets
-import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from tests.fakes.serving import serve_in_thread
 
 SKEW_SECS = 300
 BEIJING = timezone(timedelta(hours=8))
@@ -407,27 +407,13 @@ def _json_or_text(answer: httpx.Response) -> Any:
 # --- running it on a real socket ---------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def serving(fake: FakeTencent) -> Iterator[str]:
+def serving(fake: FakeTencent) -> contextlib.AbstractContextManager[str]:
     """Run the fake on 127.0.0.1 (a free port) in a thread; yields its endpoint URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(fake.app, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the fake did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
+
+    def stop() -> None:
         fake._stopping = True
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+
+    return serve_in_thread(fake.app, on_stop=stop)
 
 
 # Settings of a connector that talks to a fake with its defaults (endpoint added by the peer).
