@@ -11,7 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from hongyan.accounts.service import Actor
+from hongyan.api.context import AppContext
 from hongyan.api.deps import Ctx, Operator, Paging, Session, TenantManage, TenantRead, actor_of
 from hongyan.api.errors import ERROR_RESPONSES
 from hongyan.compliance import content, service
@@ -168,6 +171,23 @@ async def export_words(principal: TenantRead, session: Session) -> Response:
 ImportBody = Annotated[WordImport, Depends(import_request)]
 
 
+async def _import(
+    body: WordImport, *, tenant_id: str | None, actor: Actor, session: AsyncSession, ctx: AppContext
+) -> ImportResult:
+    """Merge a word file into one list: a tenant's, or the global one (tenant_id None)."""
+    result = await service.import_words(
+        session,
+        ctx=ctx,
+        actor=actor,
+        tenant_id=tenant_id,
+        content=body.content,
+        fmt=body.format,
+        category=body.category,
+        action=body.action,
+    )
+    return ImportResult(**result.as_dict())
+
+
 @router.post(
     "/compliance/words/import",
     tags=[_WORDS],
@@ -177,17 +197,13 @@ ImportBody = Annotated[WordImport, Depends(import_request)]
 async def import_words(
     body: ImportBody, principal: TenantManage, session: Session, request: Request, ctx: Ctx
 ) -> ImportResult:
-    result = await service.import_words(
-        session,
-        ctx=ctx,
-        actor=actor_of(request, principal),
+    return await _import(
+        body,
         tenant_id=principal.tenant_id,
-        content=body.content,
-        fmt=body.format,
-        category=body.category,
-        action=body.action,
+        actor=actor_of(request, principal),
+        session=session,
+        ctx=ctx,
     )
-    return ImportResult(**result.as_dict())
 
 
 @router.get("/compliance/words/{word_id}", tags=[_WORDS], summary="One of your words")
@@ -274,17 +290,9 @@ async def admin_export_words(_: Operator, session: Session) -> Response:
 async def admin_import_words(
     body: ImportBody, principal: Operator, session: Session, request: Request, ctx: Ctx
 ) -> ImportResult:
-    result = await service.import_words(
-        session,
-        ctx=ctx,
-        actor=actor_of(request, principal),
-        tenant_id=None,
-        content=body.content,
-        fmt=body.format,
-        category=body.category,
-        action=body.action,
+    return await _import(
+        body, tenant_id=None, actor=actor_of(request, principal), session=session, ctx=ctx
     )
-    return ImportResult(**result.as_dict())
 
 
 @admin.post(
