@@ -81,6 +81,70 @@ class Settings(BaseSettings):
 
     # Worker loop: how long an idle worker sleeps between polls when nothing wakes it.
     worker_idle_poll_secs: float = 1.0
+    # Scale-out: 'hongyan worker' serves its Prometheus metrics on this port of `host` (0: off).
+    # The queue, dispatch and webhook figures live in the worker processes, which have no API.
+    worker_metrics_port: int = 0
+    # Send path: how long a process keeps the tenant, an approved sign or an approved template it
+    # read, in seconds (a change made in this process applies at once; one made by another
+    # process within this time, as prices and limits; 0 reads them on every send).
+    messages_lookup_cache_secs: float = 1.0
+    # Single sends (POST /v1/messages) are written together (group commit): at most this many
+    # requests per transaction, which keeps one group's statements well under parameter limits.
+    messages_group_max: int = 256
+    # Milliseconds a group waits for more sends before writing, once recent groups held more
+    # than one send (an idle process writes at once). Larger groups cost less per send; 0 never
+    # waits (groups then hold only what queued while the previous one committed).
+    messages_group_wait_ms: float = 5.0
+    # SMPP server for tenants: off by default; 'hongyan run' starts it when true ('hongyan smpp
+    # serve' runs it alone, for deployments on PostgreSQL with several processes).
+    smpp_server_enabled: bool = False
+    # Address and port it listens on; 0.0.0.0 to take binds from other machines (2775: the
+    # port SMPP clients assume).
+    smpp_server_host: str = "127.0.0.1"
+    smpp_server_port: int = 2775
+    # The system_id the server answers binds with (at most 15 characters).
+    smpp_server_system_id: str = "HONGYAN"
+    # A connection not bound within this many seconds is closed, so scanners and half-open
+    # sockets do not hold server slots.
+    smpp_server_bind_timeout_secs: float = 30.0
+    # Keepalive: an enquire_link after this many seconds of silence from the client; without an
+    # answer within the same time again the bind is dropped (and its deliveries kept for later).
+    smpp_server_enquire_link_secs: float = 30.0
+    # deliver_sm PDUs (receipts, MO) outstanding at once per bind: the client's window.
+    smpp_server_window: int = 10
+    # A deliver_sm unanswered this many seconds is taken as not delivered and sent again later.
+    smpp_server_response_timeout_secs: float = 10.0
+    # Parts of a concatenated submit wait this many seconds for the rest; then all parts are
+    # refused (SMPP_PARTS_INCOMPLETE), since parts are answered together once complete.
+    smpp_server_part_timeout_secs: float = 30.0
+    # Submits accepted together in one transaction (group commit): more means fewer commits
+    # under load, a bigger rollback when one fails.
+    smpp_server_submit_batch: int = 200
+    # How long a process trusts its compiled list of a tenant's approved templates; a template
+    # approved elsewhere is matched by SMPP submits within this time.
+    smpp_server_template_cache_secs: float = 5.0
+    # Outbox: how often a process looks for deliver_sm to send when nothing woke it (receipts
+    # written by another process arrive within this time).
+    smpp_server_outbox_poll_secs: float = 1.0
+    # Outbox: rows claimed and sent per round; and how long a claim holds before another process
+    # may take the row (a process that died mid-send).
+    smpp_server_outbox_batch: int = 100
+    smpp_server_outbox_lease_secs: float = 30.0
+    # Outbox: a deliver_sm the client refused (non-zero deliver_sm_resp) is sent again after
+    # this many seconds, doubling per refusal up to ten minutes.
+    smpp_server_outbox_retry_secs: float = 10.0
+    # Outbox: undelivered deliver_sm are dropped (and logged) after this many days.
+    smpp_server_outbox_keep_days: int = 3
+    # Binds: each process refreshes its binds' rows this often; a row not refreshed for three
+    # times this long (its process died) no longer counts against max_binds.
+    smpp_server_bind_heartbeat_secs: float = 10.0
+    # Connector bind leases (SMPP on PostgreSQL): a worker holds a bind this long after its last
+    # heartbeat. A dead worker's binds are taken over once it has passed, and messages routed
+    # to a connector that no worker has held for this long fail over to other routes.
+    connector_bind_lease_secs: float = 15.0
+    # ...renewed by a heartbeat this often: well below the lease, so one slow database round
+    # trip never costs a bind.
+    connector_bind_heartbeat_secs: float = 5.0
     # Health-based preference: final receipts of the last window_secs (from the message rows,
     # so every process judges alike) decide whether a connector is healthy or degraded.
     routing_quality_window_secs: int = 900

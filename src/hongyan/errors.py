@@ -1391,3 +1391,157 @@ CALLBACK_SIGNATURE_INVALID = define(
     do_zh="仅供服务商回调使用。运营方:请按 Hongyan 对外的访问地址注册回调 URL(参见服务商指南中的 "
     "public_url),并检查通道的令牌或 auth token。",
 )
+
+# ---------------------------------------------------------------------------------------------
+# --- smpp_server: SMPP credentials of tenants, binds and submits over SMPP ---
+# ---------------------------------------------------------------------------------------------
+
+SMPP_CREDENTIAL_NOT_FOUND = define(
+    "SMPP_CREDENTIAL_NOT_FOUND",
+    404,
+    "smpp_server",
+    "There is no SMPP credential '{id}'.",
+    "不存在 SMPP 账号“{id}”。",
+    do_en="Check the id or system_id; list the credentials with GET /v1/admin/smpp/credentials.",
+    do_zh="请检查 id 或 system_id;可通过 GET /v1/admin/smpp/credentials 查看全部账号。",
+)
+SMPP_SYSTEM_ID_TAKEN = define(
+    "SMPP_SYSTEM_ID_TAKEN",
+    409,
+    "smpp_server",
+    "The system_id '{system_id}' is already used by another SMPP credential.",
+    "system_id“{system_id}”已被其他 SMPP 账号使用。",
+    do_en="Pick another system_id; system_ids are unique across all tenants.",
+    do_zh="请换一个 system_id;system_id 在所有租户之间唯一。",
+)
+SMPP_SYSTEM_ID_UNKNOWN = define(
+    "SMPP_SYSTEM_ID_UNKNOWN",
+    401,
+    "smpp_server",
+    "No SMPP credential has this system_id (bind refused with ESME_RINVSYSID).",
+    "没有使用该 system_id 的 SMPP 账号(绑定被拒绝,ESME_RINVSYSID)。",
+    do_en="Bind with the system_id the operator issued; it is case-sensitive.",
+    do_zh="请使用运营方发放的 system_id 绑定;区分大小写。",
+)
+SMPP_PASSWORD_WRONG = define(
+    "SMPP_PASSWORD_WRONG",
+    401,
+    "smpp_server",
+    "The SMPP password is wrong (bind refused with ESME_RINVPASWD).",
+    "SMPP 密码错误(绑定被拒绝,ESME_RINVPASWD)。",
+    do_en="Bind with the current password; after a rotation only the new one works. Ask the "
+    "operator to rotate it if it is lost.",
+    do_zh="请使用当前密码绑定;重置后只有新密码有效。如遗失请联系运营方重置。",
+)
+SMPP_CREDENTIAL_DISABLED = define(
+    "SMPP_CREDENTIAL_DISABLED",
+    403,
+    "smpp_server",
+    "This SMPP credential is disabled, or its tenant is suspended (bind refused with "
+    "ESME_RBINDFAIL).",
+    "该 SMPP 账号已停用,或其租户已被暂停(绑定被拒绝,ESME_RBINDFAIL)。",
+    do_en="Ask the operator to enable the credential (hongyan smpp credentials enable).",
+    do_zh="请联系运营方启用该账号(hongyan smpp credentials enable)。",
+)
+SMPP_IP_NOT_ALLOWED = define(
+    "SMPP_IP_NOT_ALLOWED",
+    403,
+    "smpp_server",
+    "Binds from {ip} are not allowed for this SMPP credential (bind refused with ESME_RBINDFAIL).",
+    "该 SMPP 账号不允许从 {ip} 绑定(绑定被拒绝,ESME_RBINDFAIL)。",
+    do_en="Bind from an address in the credential's IP allowlist, or ask the operator to add "
+    "yours.",
+    do_zh="请从账号 IP 白名单内的地址绑定,或联系运营方添加您的地址。",
+)
+SMPP_TOO_MANY_BINDS = define(
+    "SMPP_TOO_MANY_BINDS",
+    429,
+    "smpp_server",
+    "This SMPP credential already has its {max} binds open (bind refused with ESME_RBINDFAIL).",
+    "该 SMPP 账号已打开 {max} 个绑定,达到上限(绑定被拒绝,ESME_RBINDFAIL)。",
+    do_en="Close binds you no longer use (unbind), or ask the operator for more binds. A bind "
+    "of a crashed client stops counting once the server notices the connection is gone.",
+    do_zh="请关闭不再使用的绑定(unbind),或联系运营方提高绑定数。客户端崩溃留下的绑定在服务端发现连接断开后"
+    "不再计数。",
+)
+SMPP_THROTTLED = define(
+    "SMPP_THROTTLED",
+    429,
+    "smpp_server",
+    "More than {rate} submits per second on this SMPP credential (ESME_RTHROTTLED).",
+    "该 SMPP 账号每秒提交超过 {rate} 条(ESME_RTHROTTLED)。",
+    do_en="Slow down and submit the refused PDU again shortly; ask the operator for a higher "
+    "rate if you need one.",
+    do_zh="请降低提交速度,稍后重新提交被拒绝的 PDU;如需更高速率请联系运营方。",
+)
+SMPP_SOURCE_NOT_ALLOWED = define(
+    "SMPP_SOURCE_NOT_ALLOWED",
+    422,
+    "smpp_server",
+    "The source address '{source}' is not allowed for this SMPP credential (ESME_RINVSRCADR).",
+    "该 SMPP 账号不允许使用源地址“{source}”(ESME_RINVSRCADR)。",
+    do_en="Submit with one of the source addresses the operator allowed for the credential.",
+    do_zh="请使用运营方为该账号允许的源地址提交。",
+)
+SMPP_TEMPLATE_NOT_MATCHED = define(
+    "SMPP_TEMPLATE_NOT_MATCHED",
+    422,
+    "smpp_server",
+    "The text matches none of the tenant's approved templates, and free text is not allowed.",
+    "短信内容与租户已通过审核的模板均不匹配,且该账户不允许发送自定义内容。",
+    do_en="Send the text exactly as an approved template renders it (【sign】 first, then the "
+    "template with its variables filled), or submit the template for review first.",
+    do_zh="请按已审核模板渲染后的内容原样发送(先【签名】,再填好变量的模板内容),或先提交模板审核。",
+)
+SMPP_DATA_CODING_UNSUPPORTED = define(
+    "SMPP_DATA_CODING_UNSUPPORTED",
+    422,
+    "smpp_server",
+    "data_coding {data_coding} cannot be read as text, or the text does not decode with it.",
+    "无法按 data_coding {data_coding} 读取文本,或文本无法按该编码解码。",
+    do_en="Submit text as GSM-7 (0), IA5/ASCII (1), Latin-1 (3) or UCS-2 (8); binary "
+    "messages are not accepted.",
+    do_zh="请以 GSM-7(0)、IA5/ASCII(1)、Latin-1(3)或 UCS-2(8)编码提交文本;不接受二进制短信。",
+)
+SMPP_PARTS_INCOMPLETE = define(
+    "SMPP_PARTS_INCOMPLETE",
+    408,
+    "smpp_server",
+    "Parts of a concatenated message did not all arrive within {secs} seconds; none was sent.",
+    "长短信的各分段未在 {secs} 秒内全部到达;整条短信未发送。",
+    do_en="Submit every part of a long message on the same bind without waiting for each "
+    "answer (parts are answered together once the message is complete), or send it whole in "
+    "message_payload.",
+    do_zh="请在同一绑定上连续提交长短信的全部分段,不要等待每段的应答(整条到齐后统一应答),"
+    "或用 message_payload 整条提交。",
+)
+SMPP_PARTS_INVALID = define(
+    "SMPP_PARTS_INVALID",
+    422,
+    "smpp_server",
+    "A part of a concatenated message is inconsistent: {reason}.",
+    "长短信的某个分段不一致:{reason}。",
+    do_en="Give every part of one message the same reference, total and coding, with sequence "
+    "numbers 1 to total.",
+    do_zh="同一条长短信的各分段须使用相同的参考号、总段数和编码,序号从 1 到总段数。",
+)
+SMPP_SERVER_BUSY = define(
+    "SMPP_SERVER_BUSY",
+    503,
+    "smpp_server",
+    "The SMPP server could not accept the submit now (ESME_RMSGQFUL or ESME_RSYSERR).",
+    "SMPP 服务暂时无法接收该提交(ESME_RMSGQFUL 或 ESME_RSYSERR)。",
+    do_en="Submit the PDU again after a short pause; nothing was accepted.",
+    do_zh="请稍候重新提交该 PDU;本次未接收任何内容。",
+)
+SMPP_VALIDITY_INVALID = define(
+    "SMPP_VALIDITY_INVALID",
+    422,
+    "smpp_server",
+    "The validity_period '{value}' is not an SMPP time, or it has already passed "
+    "(ESME_RINVEXPIRY).",
+    "validity_period“{value}”不是合法的 SMPP 时间,或已经过期(ESME_RINVEXPIRY)。",
+    do_en="Give an absolute (YYMMDDhhmmsstnn+) or relative (YYMMDDhhmmss000R) time in the "
+    "future, or leave it empty for the default.",
+    do_zh="请填写未来的绝对时间(YYMMDDhhmmsstnn+)或相对时间(YYMMDDhhmmss000R),或留空使用默认值。",
+)

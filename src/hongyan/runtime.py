@@ -28,6 +28,9 @@ async def stop(ctx: AppContext) -> None:
     from hongyan.webhooks import tasks as webhook_tasks
 
     steps = [("connectors", get_manager(ctx).close_all()), ("webhooks", webhook_tasks.stop(ctx))]
+    smpp_server = ctx.caches.get("smpp_server")  # started by 'hongyan run' when enabled
+    if smpp_server is not None:
+        steps.insert(0, ("smpp server", smpp_server.stop()))
     limiter = ctx.caches.get("limiter")
     if limiter is not None:
         steps.append(("limiter", limiter.aclose()))

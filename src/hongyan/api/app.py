@@ -77,6 +77,7 @@ DOMAINS = (
     "dlr",
     "inbound",
     "stats",
+    "smpp_server",
 )
 
 

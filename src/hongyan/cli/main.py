@@ -36,6 +36,7 @@ GROUPS = (
     ("connectors", "connector"),
     ("routes", "route"),
     ("webhooks", "webhook"),
+    ("smpp", "smpp"),
 )
 for module_name, command in GROUPS:
     full = f"hongyan.cli.{module_name}"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 import uvicorn
+from prometheus_client import start_http_server
 from rich.panel import Panel
 
 from hongyan import runtime
@@ -48,6 +49,8 @@ def worker(data_dir: Path | None = DataDirOption) -> None:
     """Run the worker only (scale-out: as many as needed, on PostgreSQL)."""
     settings = settings_for(data_dir)
     _refuse_sqlite(settings, "worker")
+    if settings.worker_metrics_port:  # a thread serving /metrics, beside the worker's loop
+        start_http_server(settings.worker_metrics_port, addr=settings.host)
     asyncio.run(_run(settings, api=False, worker=True, bootstrap=False))
 
 
@@ -71,6 +74,10 @@ async def _run(settings: Settings, *, api: bool, worker: bool, bootstrap: bool) 
             await routing.ensure_default_simulator(session, ctx=ctx)
         _print_banner(settings, created)
     runtime.start(ctx)
+    if api and worker and settings.smpp_server_enabled:  # 'hongyan run': one process does all
+        from hongyan.smpp_server.server import SmppServer
+
+        await SmppServer(ctx).start()  # stopped by runtime.stop
     loop_worker = Worker(ctx) if worker else None
     ctx.caches["worker"] = loop_worker
     tasks = []

@@ -33,6 +33,7 @@ from hongyan.ids import new_id
 from hongyan.inbound import repository as repo
 from hongyan.models import InboundMessage, Suppression, utcnow
 from hongyan.numbers.parse import parse_number
+from hongyan.smpp_server import outbox as smpp_outbox
 from hongyan.webhooks import service as webhooks
 
 log = structlog.get_logger(__name__)
@@ -108,6 +109,7 @@ async def receive(ctx: AppContext, items: Sequence[InboundSms]) -> ReceiveResult
         matched = [r for r in stored if r["tenant_id"] is not None]
         await _apply_keywords(session, matched, result)
         await webhooks.enqueue_many(session, ctx=ctx, events=[_event(r) for r in matched])
+        await smpp_outbox.queue_inbound(session, ctx=ctx, rows=matched)
     for r in stored:
         INBOUND.labels(str(r["tenant_id"] is not None).lower(), r["opt_action"] or "none").inc()
     return result

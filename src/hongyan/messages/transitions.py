@@ -21,6 +21,7 @@ from hongyan.api.context import AppContext
 from hongyan.billing import service as billing
 from hongyan.messages import repository as repo
 from hongyan.models import Message, utcnow
+from hongyan.smpp_server import outbox as smpp_outbox
 from hongyan.webhooks import service as webhooks
 from hongyan.worker import metrics as worker_metrics
 
@@ -107,6 +108,7 @@ async def apply(
         ],
     )
     await _notify(session, ctx=ctx, changes=changes, now=now)
+    await smpp_outbox.queue_receipts(session, ctx=ctx, changes=changes, now=now)
     worker_metrics.count(changes)
 
 
@@ -156,6 +158,11 @@ async def _settle(session: AsyncSession, changes: Sequence[Change]) -> None:
             await billing.settle(
                 session, tenant_id=tenant_id, confirmed=confirmed, refunded=refunded
             )
+        else:
+            # Locked even with nothing to settle now: a later apply in this transaction (the
+            # early receipts of a batch just recorded) may settle it, and must not lock it out
+            # of tenant order while other processes lock in order (deadlock otherwise).
+            await billing.lock_account(session, tenant_id=tenant_id)
 
 
 def event_payload(message: Message, now: datetime) -> dict[str, Any]:

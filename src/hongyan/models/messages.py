@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hongyan.models.base import ID_LENGTH, Base, UTCDateTime, created_at_column, id_column, utcnow
@@ -21,8 +21,16 @@ PRIORITY_OF = {"verification": 0, "notification": 1, "marketing": 2}
 class Message(Base):
     __tablename__ = "message"
     __table_args__ = (
-        # The dispatcher's claim: due queued messages by priority, then age.
-        Index("ix_message_status_priority_due_at", "status", "priority", "due_at"),
+        # The dispatcher's claims: due queued messages by priority, then age; unpinned ones
+        # (pinned_connector_id '') for every worker, pinned ones for the worker owning the
+        # connector. An equality on the pin keeps the index order usable (IS NULL does not).
+        Index(
+            "ix_message_status_pinned_connector_id_priority_due_at",
+            "status",
+            "pinned_connector_id",
+            "priority",
+            "due_at",
+        ),
         Index("ix_message_status_lease_until", "status", "lease_until"),
         Index("ix_message_tenant_id_id", "tenant_id", "id"),
         Index("ix_message_tenant_id_msisdn_id", "tenant_id", "msisdn", "id"),
@@ -58,6 +66,11 @@ class Message(Base):
     callback_url: Mapped[str | None] = mapped_column(String(500))
     tag: Mapped[str | None] = mapped_column(String(64))
     connector_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    # Handed to the worker owning this connector's binds (SMPP): only it claims the message.
+    # '' when not pinned (not NULL: see the claim index above).
+    pinned_connector_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), default="", server_default=""
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -69,6 +82,11 @@ class Message(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The door it came in by: None for the HTTP API, "smpp" for the SMPP server for tenants;
+    # receipt_requested: the SMPP submit asked for a receipt (registered_delivery), so its
+    # final status is queued to the tenant as a deliver_sm (smpp_server.outbox).
+    channel: Mapped[str | None] = mapped_column(String(8))
+    receipt_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class MessagePart(Base):
