@@ -263,7 +263,11 @@ async def claim_plan(ctx: AppContext) -> list[str]:
     now = datetime.now(UTC)
     due = (
         select(Message.id)
-        .where(Message.status == "queued", Message.due_at <= now)
+        .where(
+            Message.status == "queued",
+            Message.pinned_connector_id == "",  # the general claim (not handed over)
+            Message.due_at <= now,
+        )
         .order_by(Message.priority, Message.due_at)
         .limit(ctx.settings.dispatch_batch_size)
     )

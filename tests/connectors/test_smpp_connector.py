@@ -346,7 +346,7 @@ async def test_close_unbinds_gracefully() -> None:
         await eventually(lambda: peer.unbound == 1)
 
 
-def test_settings_declare_the_password_secret_and_transceiver_only() -> None:
+def test_settings_declare_the_password_secret_and_check_the_bind_mode() -> None:
     assert registry.secret_keys("smpp") == {"password"}
     with pytest.raises(Exception, match="bind_mode"):
         registry.validate_settings("smpp", settings(2775, bind_mode="transmitter"))

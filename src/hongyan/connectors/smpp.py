@@ -1,14 +1,22 @@
-"""The SMPP 3.4 carrier connector: Hongyan as an ESME on one transceiver bind.
+"""The SMPP 3.4 carrier connector: Hongyan as an ESME on one or several binds.
 
-One link per connector (``hongyan.smpp.SmppSession``), opened and bound by ``start()``, kept
-alive by enquire_link and reopened with backoff after a drop. ``send()`` turns each message
-into one submit_sm per part (or one with message_payload), sends them through the session's
-window (a future per PDU, no Task per message), paced to ``rate_per_sec``, and returns one
-upstream id per part: the submit_sm_resp message_id, normalized to the receipt id format.
+Each bind (``binds`` of them) is one transceiver link, or a transmitter link for submits plus a
+receiver link for receipts and MO (``bind_mode``); each link is opened and bound by ``start()``,
+kept alive by enquire_link and reopened with backoff after a drop (``smpp_links``). ``send()``
+turns each message into one submit_sm per part (or one with message_payload) and spreads them
+over the bound binds, each with its own window (a future per PDU, no Task per message), paced
+to ``rate_per_sec`` for the whole connector; it returns one upstream id per part: the
+submit_sm_resp message_id, normalized to the receipt id format.
+
+With several worker processes (PostgreSQL) each bind is leased by one worker
+(``routing.binds``): an instance opens only the binds it is allowed (``allow_binds`` before
+``start``, ``set_binds`` after); alone (SQLite, one process) it opens all of them.
 
 Receipts (deliver_sm with esm_class 0x04, text and/or TLVs) and MO messages are handed to the
 sinks in batches by one flushing task; each deliver_sm is answered only after its sink call
-returned (stored), or with ESME_RX_T_APPN (resend later) when the sink failed.
+returned (stored), or with ESME_RX_T_APPN (resend later) when the sink failed. The parts of a
+concatenated MO message (UDH 8/16-bit or SAR) are joined into one inbound message
+(``smpp_mo``: held up to ``mo_reassembly_secs``, then each part that came goes alone).
 
 Outcomes of a submit, command_status -> what Hongyan does:
 
@@ -24,13 +32,14 @@ ESME_RINVSRCADR                           PermanentSendError VENDOR_SENDER_INVAL
 any other status (generic_nack included)  PermanentSendError REJECTED_BY_CARRIER
 no answer in time / link lost after the   SendError SUBMIT_OUTCOME_UNKNOWN (the
 submit went out                           dispatcher applies its crash policy)
+link lost before the submit went out      sent on another bound bind; none left:
+                                          RetryableSendError CONNECTOR_UNAVAILABLE
 not bound                                 RetryableSendError CONNECTOR_UNAVAILABLE
 ========================================  =========================================
 
 The status name (``ESME_RINVDSTADR``...) is kept as the raw code.
 
-Not here yet: several binds or transmitter + receiver pairs, bind leases shared by worker
-processes, reassembly of concatenated MO messages (each part arrives as its own InboundSms).
+Not here: query_sm / cancel_sm, outbind (the SMSC connecting to us), submit_multi.
 """
 
 from __future__ import annotations
@@ -38,17 +47,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import ssl
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar, Literal
+from typing import Any, ClassVar
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from hongyan import errors
+from hongyan.connectors import smpp_settings
 from hongyan.connectors.base import (
     InboundSms,
     OutboundSms,
@@ -59,10 +68,11 @@ from hongyan.connectors.base import (
     SendResult,
     Sinks,
 )
+from hongyan.connectors.smpp_links import SmppBind, SmppLink
+from hongyan.connectors.smpp_mo import Delivery, MoPart, Reassembler, mo_part
+from hongyan.connectors.smpp_settings import IdFormat, SmppSettings
 from hongyan.kit.segments import Encoding, encode_part, split, udh_concat
-from hongyan.models.base import utcnow
 from hongyan.smpp import (
-    BindTransceiver,
     CommandStatus,
     DataCoding,
     DataSm,
@@ -71,6 +81,7 @@ from hongyan.smpp import (
     DeliverSmResp,
     Pdu,
     PduEncodeError,
+    SessionClosedError,
     SessionError,
     SmppError,
     SmppSession,
@@ -81,12 +92,12 @@ from hongyan.smpp import (
     status_name,
 )
 from hongyan.smpp.constants import ESM_UDHI
-from hongyan.smpp.net import connect
+
+__all__ = ["SmppConnector", "SmppSettings", "normalize_id"]
 
 log = structlog.get_logger("hongyan.connectors.smpp")
 
 S = CommandStatus
-IdFormat = Literal["hex", "dec"]
 _THROTTLED = frozenset({S.ESME_RTHROTTLED, S.ESME_RMSGQFUL})
 # command_status -> Hongyan code of the PermanentSendError (others: REJECTED_BY_CARRIER).
 SUBMIT_ERRORS: dict[int, str] = {
@@ -98,55 +109,7 @@ _RECEIPT_ERRORS: dict[str, str] = {
     "expired": errors.DELIVERY_EXPIRED.code,
     "rejected": errors.REJECTED_BY_CARRIER.code,
 }
-RECEIPT_BATCH = 500  # deliver_sm handed to a sink per call
-
-
-class SmppSettings(BaseModel):
-    """Settings of an SMPP connector (see docs/how-to/connect-a-carrier-smpp.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    host: str = Field(min_length=1, max_length=255, description="The SMSC's host name or IP.")
-    port: int = Field(2775, ge=1, le=65535)
-    tls: bool = Field(False, description="Connect with TLS (often port 3550 or 8775).")
-    tls_verify: bool = Field(True, description="Check the SMSC's certificate and host name.")
-    system_id: str = Field(min_length=1, max_length=15, description="Bind login.")
-    password: str = Field(max_length=8, description="Bind password (secret).")
-    system_type: str = Field("", max_length=12, description="Bind system_type, if required.")
-    bind_mode: Literal["transceiver"] = Field(
-        "transceiver", description="Only transceiver binds for now (one link both ways)."
-    )
-    window: int = Field(10, ge=1, le=1000, description="Unanswered PDUs at most.")
-    rate_per_sec: float | None = Field(
-        None, gt=0, le=10_000, description="submit_sm per second at most; None: window only."
-    )
-    source_addr: str = Field("", max_length=20, description="Sender when a message has none.")
-    source_addr_ton: int = Field(5, ge=0, le=6, description="5 alphanumeric, 1 international.")
-    source_addr_npi: int = Field(0, ge=0, le=18)
-    dest_addr_ton: int = Field(1, ge=0, le=6, description="1: international (E.164).")
-    dest_addr_npi: int = Field(1, ge=0, le=18, description="1: ISDN (E.164).")
-    default_data_coding: int = Field(
-        DataCoding.SMSC_DEFAULT,
-        ge=0,
-        le=255,
-        description="data_coding for GSM-7 messages (0 SMSC default; some SMSCs want 1).",
-    )
-    long_messages: Literal["udh8", "udh16", "sar", "payload"] = Field(
-        "udh8", description="Concatenation: 8/16-bit UDH, SAR TLVs, or one message_payload."
-    )
-    submit_id_format: IdFormat = Field("hex", description="How submit_sm_resp writes ids.")
-    receipt_id_format: IdFormat = Field("hex", description="How receipts write ids.")
-    receipt_id_source: Literal["tlv", "text"] = Field(
-        "tlv", description="Which wins when a receipt has both the TLVs and the text."
-    )
-    connect_timeout_secs: float = Field(10.0, gt=0, le=300)
-    response_timeout_secs: float = Field(10.0, gt=0, le=300)
-    enquire_link_secs: float = Field(30.0, gt=0, le=3600)
-    reconnect_min_secs: float = Field(1.0, gt=0, le=3600)
-    reconnect_max_secs: float = Field(60.0, gt=0, le=3600)
-    throttle_backoff_secs: float = Field(1.0, ge=0, le=300, description="First pause.")
-    throttle_retries: int = Field(5, ge=0, le=100)
-    unbind_timeout_secs: float = Field(5.0, gt=0, le=300)
+RECEIPT_BATCH = 500  # deliveries (deliver_sm, or the parts of one MO) handed to sinks per call
 
 
 def normalize_id(value: str, source: IdFormat, target: IdFormat) -> str:
@@ -184,11 +147,11 @@ class _Part:
 
 
 class SmppConnector:
-    """An ESME on one transceiver bind; see the module docstring."""
+    """An ESME on one or several binds; see the module docstring."""
 
     kind: ClassVar[str] = "smpp"
     max_segments: ClassVar[int] = 255  # the most parts a UDH or SAR can number
-    rate_per_sec: ClassVar[float | None] = None  # per link, in the settings
+    rate_per_sec: ClassVar[float | None] = None  # per connector, in the settings
     settings_model: ClassVar[type[BaseModel]] = SmppSettings
     secret_settings: ClassVar[frozenset[str]] = frozenset({"password"})
 
@@ -196,99 +159,86 @@ class SmppConnector:
         self.id = id
         self.settings = SmppSettings.model_validate(settings)
         self._sinks: Sinks | None = None
-        self._session: SmppSession | None = None
-        self._supervisor: asyncio.Task[None] | None = None
+        self._binds: dict[int, SmppBind] = {}
+        self._allowed = frozenset(range(self.settings.binds))
         self._closed = False
         self._ref = 0
+        self._turn = 0  # spreads submits over binds with equally free windows
         self._next_send = 0.0  # loop time of the next paced submit
         self._slow_until = 0.0  # loop time before which nothing goes out (throttled)
-        self._incoming: list[tuple[SmppSession, Pdu, Receipt | InboundSms | None]] = []
+        self._incoming: list[Delivery] = []
         self._flusher: asyncio.Task[None] | None = None
-        self.binds = 0  # successful binds since start, for tests and health
+        self._mo = Reassembler(
+            id, hold_secs=self.settings.mo_reassembly_secs, expired=self._enqueue
+        )
+        self._closed_binds = 0  # successful binds of links closed since start
+        # Told when a bind comes up or goes down (the bind lease keeper reports it).
+        self.bind_listener: Callable[[], None] | None = None
+
+    @staticmethod
+    def bind_slots(settings: Mapping[str, Any]) -> int:
+        """How many binds these settings ask for: each is leased by one worker process."""
+        return smpp_settings.bind_slots(settings)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self, sinks: Sinks) -> None:
-        """Connect and bind (once, now), then keep the link up in the background."""
+        """Connect and bind the allowed binds (once, now), then keep them up in the background."""
         self._sinks = sinks
         self._closed = False
-        await self._connect_once()
-        self._supervisor = asyncio.get_running_loop().create_task(self._keep_up())
+        await self._open(self._allowed, wait=True)
+
+    def allow_binds(self, indices: frozenset[int]) -> None:
+        """Before ``start()``: open only these binds (indices 0 .. binds-1)."""
+        self._allowed = frozenset(i for i in indices if 0 <= i < self.settings.binds)
+
+    async def set_binds(self, indices: frozenset[int]) -> None:
+        """Open the allowed binds not open yet (in the background), unbind the others."""
+        self.allow_binds(indices)
+        if self._closed or self._sinks is None:
+            return
+        gone = [self._binds.pop(i) for i in sorted(set(self._binds) - self._allowed)]
+        await self._close_binds(gone)
+        await self._open(self._allowed - set(self._binds), wait=False)
+
+    def bound_binds(self) -> frozenset[int]:
+        """The binds submits can go out on now."""
+        return frozenset(i for i, bind in self._binds.items() if bind.bound)
 
     @property
     def bound(self) -> bool:
-        session = self._session
-        return session is not None and session.is_open and session.bound is not None
+        """True when at least one bind can send."""
+        return any(bind.bound for bind in self._binds.values())
 
-    async def _connect_once(self) -> bool:
-        cfg = self.settings
-        tls: ssl.SSLContext | None = None
-        if cfg.tls:
-            tls = ssl.create_default_context()
-            if not cfg.tls_verify:
-                tls.check_hostname = False
-                tls.verify_mode = ssl.CERT_NONE
-        try:
-            session = await connect(
-                cfg.host,
-                cfg.port,
-                tls=tls,
-                connect_timeout_secs=cfg.connect_timeout_secs,
-                on_request=self._on_request,
-                window=cfg.window,
-                response_timeout_secs=cfg.response_timeout_secs,
-                enquire_link_secs=cfg.enquire_link_secs,
-                unbind_timeout_secs=cfg.unbind_timeout_secs,
-                bind_timeout_secs=None,
-                name=self.id,
-            )
-        except (OSError, TimeoutError) as exc:
-            log.warning("smpp.connect_failed", connector_id=self.id, error=repr(exc))
-            return False
-        self._session = session
-        try:
-            await session.bind(
-                BindTransceiver(
-                    system_id=cfg.system_id, password=cfg.password, system_type=cfg.system_type
-                )
-            )
-        except SmppError as exc:
-            log.warning("smpp.bind_failed", connector_id=self.id, error=str(exc))
-            session.abort()
-            return False
-        self.binds += 1
-        log.info("smpp.bound", connector_id=self.id, peer=session.peer)
-        return True
+    @property
+    def binds(self) -> int:
+        """Successful binds (of every link) since start, for tests and health."""
+        return self._closed_binds + sum(bind.binds for bind in self._binds.values())
 
-    async def _keep_up(self) -> None:
-        """Reconnect and re-bind after a drop, backing off while the SMSC refuses."""
-        delay = self.settings.reconnect_min_secs
-        while not self._closed:
-            session = self._session
-            if session is not None and session.bound is not None:
-                await session.wait_closed()
-                delay = self.settings.reconnect_min_secs
-                if self._closed:
-                    return
-                log.warning("smpp.link_lost", connector_id=self.id)
-            await asyncio.sleep(delay)
-            if self._closed:
-                return
-            if not await self._connect_once():
-                delay = min(delay * 2, self.settings.reconnect_max_secs)
+    def link_changed(self, link: SmppLink) -> None:
+        """A link bound or lost its bind: tell whoever reports bind states."""
+        if self.bind_listener is not None:
+            self.bind_listener()
+
+    async def _open(self, indices: frozenset[int], *, wait: bool) -> None:
+        fresh = [SmppBind(self, i) for i in sorted(indices)]
+        for bind in fresh:
+            self._binds[bind.index] = bind
+        await asyncio.gather(*(bind.open(wait=wait) for bind in fresh))
+
+    async def _close_binds(self, binds: Sequence[SmppBind]) -> None:
+        await asyncio.gather(*(bind.close() for bind in binds))
+        self._closed_binds += sum(bind.binds for bind in binds)
 
     async def close(self) -> None:
-        """Stop reconnecting, answer what was received, unbind gracefully."""
+        """Stop reconnecting, store and answer what was received, unbind gracefully."""
         if self._closed:
             return
         self._closed = True
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
-        session, self._session = self._session, None
-        if session is not None:
-            await session.unbind()  # waits for in-flight submits and our pending answers
+        for delivery in self._mo.flush():  # parts still waiting for the rest: each alone
+            self._enqueue(delivery)
+        binds, self._binds = list(self._binds.values()), {}
+        await self._close_binds(binds)  # waits for in-flight submits and our pending answers
         if self._flusher is not None and not self._flusher.done():
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -298,8 +248,7 @@ class SmppConnector:
 
     async def send(self, batch: Sequence[OutboundSms]) -> list[SendResult | SendError]:
         """Submit every part of every message; see the module docstring for outcomes."""
-        session = self._session
-        if self._closed or session is None or not self.bound:
+        if self._closed or not self.bound:
             raise RetryableSendError(errors.CONNECTOR_UNAVAILABLE.code, "SMPP link not bound")
         if not batch:
             return []
@@ -308,7 +257,7 @@ class SmppConnector:
         for sms in batch:
             message = self._build(sms, queue)
             messages.append(message)
-        await self._submit_all(session, queue)
+        await self._submit_all(queue)
         return [self._result(m) for m in messages]
 
     def _build(self, sms: OutboundSms, queue: deque[_Part]) -> _Message:
@@ -364,7 +313,7 @@ class SmppConnector:
         self._ref = self._ref % limit + 1
         return self._ref
 
-    async def _submit_all(self, session: SmppSession, queue: deque[_Part]) -> None:
+    async def _submit_all(self, queue: deque[_Part]) -> None:
         """One coroutine sends; responses settle parts in callbacks and may requeue them."""
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
@@ -393,7 +342,7 @@ class SmppConnector:
                 continue  # another part already failed the message
             try:
                 await self._pace(loop)
-                await session.wait_for_window()
+                session = await self._sender()
                 future = session.send(part.pdu)
             except PduEncodeError as exc:  # a field does not fit (a sender too long...)
                 if part.message.error is None:
@@ -401,7 +350,10 @@ class SmppConnector:
                         errors.REJECTED_BY_CARRIER.code, str(exc), raw_code="PDU_ENCODE"
                     )
                 continue
-            except SessionError as exc:
+            except SessionError as exc:  # raised before the PDU was written: not sent
+                if self.bound:
+                    queue.appendleft(part)  # that link went: another bind takes it
+                    continue
                 self._not_sent(part, str(exc))
                 for rest in queue:
                     self._not_sent(rest, str(exc))
@@ -410,6 +362,21 @@ class SmppConnector:
             outstanding += 1
             part.message.sent += 1
             future.add_done_callback(functools.partial(settle, part))
+
+    async def _sender(self) -> SmppSession:
+        """The bound session with the most room in its window, once it has a free slot."""
+        sessions = [
+            bind.sender.session
+            for bind in self._binds.values()
+            if bind.bound and bind.sender.session is not None
+        ]
+        if not sessions:
+            raise SessionClosedError("no bind is bound")
+        self._turn += 1
+        turn = [sessions[(self._turn + k) % len(sessions)] for k in range(len(sessions))]
+        session = min(turn, key=lambda s: s.outstanding)
+        await session.wait_for_window()
+        return session
 
     async def _pace(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()
@@ -476,7 +443,7 @@ class SmppConnector:
 
     # -- receiving ----------------------------------------------------------------------------
 
-    def _on_request(self, session: SmppSession, pdu: Pdu) -> Pdu | int | None:
+    def on_request(self, session: SmppSession, pdu: Pdu) -> Pdu | int | None:
         """deliver_sm/data_sm: queue for the sinks and answer once they are stored."""
         if not isinstance(pdu, DeliverSm | DataSm):
             return S.ESME_RINVCMDID
@@ -485,12 +452,21 @@ class SmppConnector:
         except Exception:
             log.exception("smpp.unreadable_deliver_sm", connector_id=self.id)
             item = None
-        self._incoming.append((session, pdu, item))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        answer = (session, pdu)
+        if isinstance(item, MoPart):
+            delivery = self._mo.add(item, answer)  # None: held for the other parts
+        else:
+            delivery = Delivery([answer], [item] if item is not None else [])
+        if delivery is not None:
+            self._enqueue(delivery)
         return None
 
-    def _convert(self, pdu: DeliverSm | DataSm) -> Receipt | InboundSms | None:
+    def _enqueue(self, delivery: Delivery) -> None:
+        self._incoming.append(delivery)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    def _convert(self, pdu: DeliverSm | DataSm) -> Receipt | MoPart | None:
         cfg = self.settings
         # Receipt sample (SMPP 3.4 appendix B), with receipted_message_id / message_state TLVs:
         # id:5f3a sub:001 dlvrd:001 submit date:2401021530 done date:2401021531 stat:DELIVRD
@@ -512,29 +488,16 @@ class SmppConnector:
             )
         if pdu.esm_class & 0x3C:  # another kind of notification (SME ack...): not a message
             return None
-        body = pdu.tlvs.message_payload
-        if body is None:
-            body = pdu.short_message if isinstance(pdu, DeliverSm) else b""
-        if pdu.esm_class & ESM_UDHI and body:
-            body = body[1 + body[0] :]
-        sender = pdu.source_addr
-        if pdu.source_addr_ton == 1 and sender.isdigit():
-            sender = f"+{sender}"
-        return InboundSms(
-            connector_id=self.id,
-            msisdn=sender,
-            to=pdu.destination_addr,
-            text=_decode_text(body, pdu.data_coding),
-            received_at=utcnow(),
-        )
+        return mo_part(pdu)
 
     async def _flush(self) -> None:
         """Hand queued receipts and MO to the sinks, then answer their deliver_sm."""
         while self._incoming and self._sinks is not None:
             chunk = self._incoming[:RECEIPT_BATCH]
             del self._incoming[: len(chunk)]
-            receipts = [i for _, _, i in chunk if isinstance(i, Receipt)]
-            inbound = [i for _, _, i in chunk if isinstance(i, InboundSms)]
+            items = [item for delivery in chunk for item in delivery.items]
+            receipts = [i for i in items if isinstance(i, Receipt)]
+            inbound = [i for i in items if isinstance(i, InboundSms)]
             answer: int = S.ESME_ROK
             try:
                 if receipts:
@@ -542,25 +505,15 @@ class SmppConnector:
                 if inbound:
                     await self._sinks.inbound(inbound)
             except Exception:
-                log.exception("smpp.sink_failed", connector_id=self.id, count=len(chunk))
+                log.exception("smpp.sink_failed", connector_id=self.id, count=len(items))
                 answer = S.ESME_RX_T_APPN  # the SMSC delivers them again later
-            for session, pdu, _ in chunk:
-                response: Pdu = DeliverSmResp() if isinstance(pdu, DeliverSm) else DataSmResp()
-                response.command_status = answer
-                with contextlib.suppress(SmppError):
-                    session.respond(pdu, response)
+            for delivery in chunk:
+                for session, pdu in delivery.answers:
+                    response: Pdu = DeliverSmResp() if isinstance(pdu, DeliverSm) else DataSmResp()
+                    response.command_status = answer
+                    with contextlib.suppress(SmppError):
+                        session.respond(pdu, response)
 
 
 def _copy(base: SubmitSm, **changes: object) -> SubmitSm:
     return replace(base, **changes)  # type: ignore[arg-type]
-
-
-def _decode_text(body: bytes, data_coding: int) -> str:
-    if data_coding == DataCoding.UCS2:
-        return body.decode("utf-16-be", "replace")
-    if data_coding in (DataCoding.SMSC_DEFAULT, 0x10, 0xF0):
-        try:
-            return body.decode("gsm03.38")
-        except UnicodeDecodeError:
-            pass
-    return body.decode("latin-1")

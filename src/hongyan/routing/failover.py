@@ -12,7 +12,9 @@ most once by one call:
 - when every candidate failed retryably the outcome carries the last retryable error, and the
   dispatcher requeues the message;
 - anything else a connector raises leaves the outcome unknown (some messages may have left):
-  ``SUBMIT_OUTCOME_UNKNOWN``, no failover, the dispatcher applies its crash policy.
+  ``SUBMIT_OUTCOME_UNKNOWN``, no failover, the dispatcher applies its crash policy;
+- a connector whose binds another worker holds (``routing.binds``) ends the message with
+  ``handed_to``: the dispatcher pins it to that connector for its owner to send.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from hongyan.connectors.base import (
     SendResult,
 )
 from hongyan.errors import HongyanError
+from hongyan.routing import binds
 from hongyan.routing.health import (
     CONNECTOR_BATCH_SECONDS,
     CONNECTOR_FAILOVERS,
@@ -58,6 +61,7 @@ class Outcome:
     result: SendResult | None
     error: SendError | HongyanError | None
     attempts: list[tuple[str, str]] = field(default_factory=list)  # (connector id, error code)
+    handed_to: str | None = None  # another worker owns this connector's binds: send it there
 
     @property
     def sent(self) -> bool:
@@ -104,8 +108,12 @@ async def send_with_failover(
     *,
     msgs: Sequence[OutboundSms],
     carrier_of: Callable[[OutboundSms], str | None] | None = None,
+    pinned_of: Callable[[OutboundSms], str | None] | None = None,
 ) -> list[Outcome]:
     """Send each message through its candidate connectors in order; one Outcome per message.
+
+    ``pinned_of`` names the connector a message was handed over for: tried first when it is
+    still among the message's candidates.
 
     ``session`` is used only to read the routing revision (rarely) and tables; a session given
     outside a transaction is left outside one, so no transaction stays open while connectors
@@ -121,6 +129,9 @@ async def send_with_failover(
         except HongyanError as exc:
             done[index] = Outcome(msg.message_id, None, None, exc, [])
             continue
+        pin = pinned_of(msg) if pinned_of else None
+        if pin and pin in found:
+            found = [pin, *(cid for cid in found if cid != pin)]
         pending[index] = _Pending(msg, found)
     round_ = _Round(ctx, session, get_health(ctx.caches, ctx.settings))
     while pending:
@@ -144,18 +155,24 @@ class _Round:
         self.ctx = ctx
         self.session = session
         self.health = health
-        self._usable: dict[str, Connector | SendError] = {}
+        self._usable: dict[str, Connector | SendError | _HandOff] = {}
 
     def reset(self) -> None:
         """Forget this round's connector checks (breakers may have moved)."""
         self._usable.clear()
 
-    async def _connector(self, connector_id: str) -> Connector | SendError:
+    async def _connector(self, connector_id: str) -> Connector | SendError | _HandOff:
         """The connector if it may be used this round, else why not (asked once per round)."""
         if connector_id in self._usable:
             return self._usable[connector_id]
-        usable: Connector | SendError
-        if not self.health.allow(connector_id):
+        usable: Connector | SendError | _HandOff
+        keeper = binds.current(self.ctx)
+        decision = await keeper.route(connector_id) if keeper is not None else binds.USE
+        if decision == binds.HANDOFF:
+            usable = _HandOff()
+        elif isinstance(decision, SendError):
+            usable = decision
+        elif not self.health.allow(connector_id):
             usable = RetryableSendError(
                 errors.CONNECTOR_UNAVAILABLE.code,
                 "circuit breaker open",
@@ -180,6 +197,11 @@ class _Round:
             while item.position < len(item.candidates):
                 cid = item.candidates[item.position]
                 usable = await self._connector(cid)
+                if isinstance(usable, _HandOff):
+                    done[index] = Outcome(
+                        item.msg.message_id, None, None, None, item.attempts, handed_to=cid
+                    )
+                    break
                 if isinstance(usable, SendError):
                     item.skip(cid, usable)
                     CONNECTOR_FAILOVERS.labels(cid).inc()
@@ -234,6 +256,10 @@ class _Round:
         ok = len(group) - failed
         self.health.record_many(connector_id, ok=ok, failed=failed, latency_ms=elapsed * 1000)
         _count(connector_id, results)
+
+
+class _HandOff:
+    """The connector's binds are another worker's: the message goes to that worker."""
 
 
 def _unknown(detail: str) -> SendError:

@@ -5,6 +5,9 @@ The manager asks the database for the routing revision at most once per
 the instances whose row changed (``version``), was disabled or removed. Instances are built
 on first use, from the decrypted settings, and started with the sinks the caller supplied
 (``set_sinks``: where receipts and inbound messages go, i.e. the dlr and inbound domains).
+
+Connectors with leased binds (SMPP) open only the binds ``bind_holder`` says this process
+holds, when one is set (``routing.binds``, on PostgreSQL); without one, all of them.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +26,7 @@ from hongyan import errors
 from hongyan.api.context import AppContext
 from hongyan.connectors import registry
 from hongyan.connectors.base import Connector, Sinks
+from hongyan.connectors.leased import LeasedBinds, bind_slots
 from hongyan.routing import repository as repo
 from hongyan.routing import secrets
 
@@ -58,6 +63,10 @@ class ConnectorManager:
         self._checked_at = float("-inf")
         self._refresh_lock = asyncio.Lock()
         self._build_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # connector id -> the bind indices this process may open; None: all (one process).
+        self.bind_holder: Callable[[str], frozenset[int]] | None = None
+        # Run first by close_all (the bind lease keeper stops, and gives its leases back).
+        self.before_close_all: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def sinks(self) -> Sinks | None:
@@ -107,10 +116,35 @@ class ConnectorManager:
         await self._close(connector_id)
         plain = secrets.unseal(spec.kind, spec.settings, self.ctx.box)
         connector = registry.build(spec.kind, connector_id, plain)
+        if self.bind_holder is not None and isinstance(connector, LeasedBinds):
+            connector.allow_binds(self.bind_holder(connector_id))
         await connector.start(self._sinks)
         self._live[connector_id] = _Live(connector, spec.version, self._generation)
         log.info("connector started", connector_id=connector_id, kind=spec.kind)
         return connector
+
+    async def refresh(self, session: AsyncSession | None = None) -> None:
+        """Reload the connector rows if the routing revision moved (asked at most once per
+        ``routing_refresh_secs``), closing instances whose row changed."""
+        await self._refresh_if_due(session)
+
+    def leased(self) -> dict[str, tuple[int, bool]]:
+        """Connectors with leased binds: id -> (binds, enabled), as last loaded."""
+        found: dict[str, tuple[int, bool]] = {}
+        for connector_id, spec in self._specs.items():
+            slots = bind_slots(spec.kind, spec.settings)
+            if slots:
+                found[connector_id] = (slots, spec.enabled)
+        return found
+
+    def slots_of(self, connector_id: str) -> int:
+        """How many leased binds a connector has (0: none, or an unknown connector)."""
+        spec = self._specs.get(connector_id)
+        return bind_slots(spec.kind, spec.settings) if spec is not None else 0
+
+    async def stop(self, connector_id: str) -> None:
+        """Close a running instance (a later get() starts it again)."""
+        await self._close(connector_id)
 
     async def _refresh_if_due(self, session: AsyncSession | None) -> None:
         refresh = self.ctx.settings.routing_refresh_secs
@@ -158,6 +192,11 @@ class ConnectorManager:
 
     async def close_all(self) -> None:
         """Close every running connector (at shutdown); later calls to get() start them again."""
+        for hook in list(self.before_close_all):
+            try:
+                await hook()
+            except Exception:
+                log.exception("close hook failed")
         for connector_id in list(self._live):
             await self._close(connector_id)
 

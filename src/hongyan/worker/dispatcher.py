@@ -11,6 +11,11 @@ One batch goes through three steps, never more than one transaction open at a ti
    backoff — only for claims this worker still holds — then receipts that came early.
 
 A worker that dies between 1 and 3 leaves its claims to ``leases.reclaim_leases``.
+
+Connectors with leased binds (SMPP, ``routing.binds``): a message routed to one whose binds
+another worker holds is handed over — back to ``queued``, pinned to the connector, its
+attempt not counted — and only a worker holding a bind of it claims it (before unpinned
+messages). Requeued for a retry, a message loses its pin and is routed afresh.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from hongyan.messages import repository as messages_repo
 from hongyan.messages import transitions
 from hongyan.messages.transitions import Change
 from hongyan.models import Message, MessagePart, utcnow
+from hongyan.routing import binds
 from hongyan.routing import service as routing
 from hongyan.routing.manager import get_manager
 from hongyan.worker import leases, metrics, scheduler
@@ -67,7 +73,8 @@ class Verdict:
     """What became of one claimed message."""
 
     # unknown: a connector failed in a way that may have let messages out (crash policy)
-    outcome: Literal["sent", "failed", "retry", "unknown"]
+    # handoff: another worker holds the connector's binds; connector_id names it
+    outcome: Literal["sent", "failed", "retry", "unknown", "handoff"]
     connector_id: str | None = None
     upstream_ids: tuple[str, ...] = ()
     code: str | None = None
@@ -98,7 +105,10 @@ async def dispatch_once(ctx: AppContext, *, now: datetime | None = None) -> int:
     now = now or utcnow()
     started = time.perf_counter()
     owner = owner_of(ctx)
-    claimed = await _claim(ctx, now=now, owner=owner)
+    _ensure_sinks(ctx)  # before the bind keeper opens its first connectors
+    keeper = await binds.ensure_started(ctx, owner=owner)
+    pinned_to = keeper.held_connectors() if keeper is not None else []
+    claimed = await _claim(ctx, now=now, owner=owner, pinned_to=pinned_to)
     if not claimed:
         return 0
     metrics.count_claimed(claimed)
@@ -109,11 +119,10 @@ async def dispatch_once(ctx: AppContext, *, now: datetime | None = None) -> int:
     return len(claimed)
 
 
-async def _claim(ctx: AppContext, *, now: datetime, owner: str) -> list[Message]:
+async def _claim(
+    ctx: AppContext, *, now: datetime, owner: str, pinned_to: Sequence[str] = ()
+) -> list[Message]:
     lease_until = now + timedelta(seconds=ctx.settings.dispatch_lease_secs)
-    # Hook for connectors with a limited number of binds (SMPP, later): their messages will be
-    # claimed only by the worker holding that connector's lease, with a claim filtered on it;
-    # this general claim will then leave them alone. Nothing of the kind exists yet.
     async with ctx.db.session() as session:
         claimed = await messages_repo.claim_due(
             session,
@@ -121,6 +130,7 @@ async def _claim(ctx: AppContext, *, now: datetime, owner: str) -> list[Message]
             limit=ctx.settings.dispatch_batch_size,
             owner=owner,
             lease_until=lease_until,
+            pinned_to=pinned_to,  # connectors whose binds this worker holds: theirs first
         )
         await messages_repo.insert_events(
             session,
@@ -152,13 +162,13 @@ async def _send(
     if not live:
         return verdicts
     by_id = {m.id: m for m in live}
-    _ensure_sinks(ctx)
     async with ctx.db.sessions() as session:
         outcomes = await routing.send_with_failover(
             ctx,
             session,
             msgs=[outbound(m) for m in live],
             carrier_of=lambda sms: by_id[sms.message_id].carrier,
+            pinned_of=lambda sms: by_id[sms.message_id].pinned_connector_id or None,
         )
     for o in outcomes:
         verdicts[o.message_id] = _verdict(o)
@@ -193,6 +203,8 @@ def outbound(message: Message) -> OutboundSms:
 
 
 def _verdict(o: routing.Outcome) -> Verdict:
+    if o.handed_to is not None:
+        return Verdict("handoff", connector_id=o.handed_to)
     if o.result is not None:
         return Verdict(
             "sent",
@@ -264,7 +276,12 @@ async def _record(
         await messages_repo.insert_parts(session, [_part_row(p) for p in plan.parts])
         await transitions.apply(session, ctx=ctx, changes=plan.changes)
         for due_at, ids in plan.due.items():
-            await messages_repo.update_messages(session, ids, due_at=due_at)
+            # A retry is routed afresh: whoever claims it, not only the last connector's owner.
+            await messages_repo.update_messages(session, ids, due_at=due_at, pinned_connector_id="")
+        for connector_id, ids in plan.handed.items():
+            await messages_repo.hand_over(session, ids, connector_id=connector_id)
+        if plan.handed:
+            await repo.notify_due(session)  # wakes the owner (another process) at commit
         if plan.parts:
             # Receipts that arrived before this submit was recorded are waiting for these parts.
             await dlr.match_new_parts(session, ctx=ctx, parts=plan.parts)
@@ -279,10 +296,13 @@ class _Plan:
         self.changes: list[Change] = []
         self.parts: list[MessagePart] = []
         self.due: dict[datetime, list[str]] = defaultdict(list)  # requeued, by new due_at
+        self.handed: dict[str, list[str]] = defaultdict(list)  # connector -> pinned to it
 
     def add(self, m: Message, v: Verdict) -> None:
         if v.outcome == "sent":
             self._sent(m, v)
+        elif v.outcome == "handoff":
+            self._hand_over(m, v)
         elif v.outcome == "retry" and m.attempts < self.settings.dispatch_max_attempts:
             self._requeue(m, v, f"attempt {m.attempts} failed on every connector")
         elif v.outcome == "retry":
@@ -298,6 +318,13 @@ class _Plan:
             self._fail(m, v, code="SUBMIT_OUTCOME_UNKNOWN", head="the connector failed mid-send")
         else:
             self._fail(m, v, code=v.code, head=None)
+
+    def _hand_over(self, m: Message, v: Verdict) -> None:
+        assert v.connector_id is not None
+        # Due now still (due_at unchanged); the claim's attempt is given back by hand_over.
+        self.handed[v.connector_id].append(m.id)
+        detail = f"handed over to the worker holding the binds of connector {v.connector_id}"
+        self.changes.append(Change(m, "queued", detail=detail))
 
     def _sent(self, m: Message, v: Verdict) -> None:
         assert v.connector_id is not None
