@@ -7,6 +7,7 @@ cost about 4x on insert), and cursor pagination can compare ids directly.
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 import time
@@ -81,6 +82,48 @@ def new_id(prefix: str) -> str:
     if prefix not in PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
     return f"{prefix}_{_encode(_uuid7_int())}"
+
+
+_FROM_BASE32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
+
+
+def new_ids(prefix: str, count: int) -> list[str]:
+    """``count`` new ids in order, as ``new_id`` makes them, for bulk writes (about half the cost).
+
+    The clock and counter are taken once under the lock for the whole run of ids, the
+    randomness is read in one call, and the base32 is done by ``b32encode`` (C) and a byte
+    translation to our alphabet: the 128-bit value shifted into 160 bits gives 26 digits + 6.
+    """
+    global _last_ms, _seq
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    stamps = []
+    with _lock:
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms <= _last_ms:
+            now_ms, seq = _last_ms, _seq + 1
+        else:
+            seq = int.from_bytes(os.urandom(2), "big") & 0x3FF
+        for _ in range(count):
+            if seq >= 1 << 12:  # counter exhausted: borrow the next millisecond
+                now_ms, seq = now_ms + 1, 0
+            stamps.append((now_ms << 80) | (0x7 << 76) | (seq << 64) | (0b10 << 62))
+            seq += 1
+        if count:
+            _last_ms, _seq = now_ms, seq - 1
+    noise = os.urandom(8 * count)
+    mask = (1 << 62) - 1
+    blob = b"".join(
+        ((stamp | (int.from_bytes(noise[8 * i : 8 * i + 8], "big") & mask)) << 30).to_bytes(
+            20, "big"
+        )
+        for i, stamp in enumerate(stamps)
+    )
+    # 20 bytes are exactly 32 base32 digits, so one encoding of the whole blob keeps every
+    # id's digits apart: the first 26 of each 32 are its value (shifted left by 30 bits).
+    digits = base64.b32encode(blob).translate(_FROM_BASE32).decode()
+    head = f"{prefix}_"
+    return [head + digits[start : start + _BODY_LEN] for start in range(0, 32 * count, 32)]
 
 
 def id_time_ms(value: str) -> int:
