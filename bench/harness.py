@@ -84,7 +84,11 @@ class Credentials:
 
 
 async def prepare(
-    data_dir: Path, *, simulator: dict[str, Any], balance_fen: int = BIG_BALANCE_FEN
+    data_dir: Path,
+    *,
+    simulator: dict[str, Any],
+    balance_fen: int = BIG_BALANCE_FEN,
+    database_url: str = "",
 ) -> Credentials:
     """First run of a fresh data dir, as ``hongyan run`` would do it, then bench settings.
 
@@ -102,7 +106,8 @@ async def prepare(
     from hongyan.routing.schemas import ConnectorUpdate
 
     forget_hongyan_env()
-    ctx = AppContext.build(Settings(data_dir=data_dir))
+    # database_url: a fresh PostgreSQL database instead of the data dir's SQLite file.
+    ctx = AppContext.build(Settings(data_dir=data_dir, database_url=database_url))
     try:
         await ctx.db.upgrade()
         async with ctx.db.session() as session:

@@ -6,9 +6,11 @@
 
 Each scenario runs as its own process (its output is shown as it comes); the figures are
 taken from its ``BENCH-SUMMARY`` line, or read from the printed lines of the older scripts
-(number cleaning, statistics). With ``--postgres``, the scenarios that take it (s8, stats) run
-a second time on that server, after the others. Exits non-zero when a scenario failed to run;
-a missed target is reported, not an error.
+(number cleaning, statistics). Without names, every scenario whose script is present runs.
+With ``--postgres``, the scenarios that take it (marked True below) run a second time on that
+server, after the others. The summary table has one line per figure: scenario, what, target,
+figure, same-run baseline, ratio, met. Exits non-zero when a scenario failed to run; a missed
+target is reported, not an error.
 """
 
 from __future__ import annotations
@@ -72,7 +74,12 @@ def _stats_rows(lines: list[str]) -> list[Row]:
 # name -> (script, takes --postgres, reads figures from printed lines when no summary line)
 SCENARIOS: dict[str, tuple[str, bool, Callable[[list[str]], list[Row]] | None]] = {
     "s1": ("s1_single_send.py", False, None),
+    "s2": ("s2_batch_send.py", True, None),
+    "s3": ("s3_smpp.py", True, None),
+    "s4smpp": ("s4_smpp_receipts.py", True, None),
     "s4": ("s4_receipts.py", False, None),
+    "s5": ("s5_materialize.py", True, None),
+    "s6": ("s6_scale_out.py", False, None),  # PostgreSQL only: its own default server
     "s7": ("s7_memory.py", False, None),
     "s8": ("s8_backlog.py", True, None),
     "cleaning": ("number_cleaning.py", False, _cleaning_rows),
@@ -108,9 +115,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"any of {', '.join(SCENARIOS)} (default: all)")  # fmt: skip
-    parser.add_argument("--postgres", help="run s8 and stats on this PostgreSQL server too")
+    parser.add_argument("--postgres", help="rerun the scenarios that take it on this server")
     args = parser.parse_args()
-    names = args.names or list(SCENARIOS)
+    # All of them by default: those whose script is in bench/ (scenarios land one by one).
+    names = args.names or [n for n, (script, *_) in SCENARIOS.items() if (BENCH / script).exists()]
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
@@ -135,13 +143,13 @@ def main() -> None:
 
 
 def print_table(summary: list[tuple[str, Row]]) -> None:
-    """One line per figure: what, figure, baseline, ratio, target, verdict."""
-    heads = ("figure", "value", "baseline", "ratio", "target", "")
+    """One line per figure: scenario, what, target, figure, baseline, ratio, met."""
+    heads = ("id", "what", "target", "figure", "baseline", "ratio", "met")
     table = [heads]
-    for _, row in summary:
-        verdict = {True: "met", False: "MISSED", None: ""}[row.get("met")]
-        table.append((row["label"], row["figure"], row["baseline"], row["ratio"],
-                      row["target"], verdict))  # fmt: skip
+    for name, row in summary:
+        verdict = {True: "met", False: "MISSED", None: "-"}[row.get("met")]
+        table.append((name, row["label"], row["target"], row["figure"], row["baseline"],
+                      row["ratio"], verdict))  # fmt: skip
     widths = [max(len(str(r[i])) for r in table) for i in range(len(heads))]
     print("\n" + "=" * 30 + " summary " + "=" * 30)
     for row in table:
