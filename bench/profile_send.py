@@ -1,19 +1,22 @@
-"""Where the time of one ``POST /v1/messages`` goes: the hot path of S1, one request at a time.
+"""Where the time of ``POST /v1/messages`` goes: the hot path of S1, in process, no HTTP server.
 
-    .venv/bin/python bench/profile_send.py [--requests 500]
+    .venv/bin/python bench/profile_send.py [--requests 500] [--concurrency 16]
     (.venv/bin/pip install pyinstrument for the profile; not a dependency of the project)
 
-In this process, with no server, no worker and no concurrency: the FastAPI app of a fresh
-data dir (as ``hongyan run`` builds it) is called through httpx's ASGI transport with the
-same request S1 sends. Prints
+In this process, with no server and no worker: the FastAPI app of a fresh data dir (as
+``hongyan run`` builds it) is called through httpx's ASGI transport with the same request S1
+sends. Prints
 
-1. milliseconds per request, sequential, no profiler;
-2. the SQL statements one request runs (from SQLAlchemy's cursor events);
-3. with pyinstrument installed: each function's share of the requests' wall time
+1. milliseconds per request, one request at a time (each its own group commit of one);
+2. with --concurrency N senders at once: requests/s, the event loop's CPU per request and the
+   mean number of sends per group commit (concurrent sends are written together);
+3. the SQL statements one group runs (from SQLAlchemy's cursor events);
+4. with pyinstrument installed: each function's share of the sequential requests' wall time
    (inclusive; the profiler's own overhead inflates the time, not the shares much).
 
-What it cannot show: the cost of concurrency (SQLite's busy waits between writers, the
-worker's transactions beside the requests); S1 and ``proto_write_lock.py`` show that.
+The httpx client runs in this process too, so the rates are lower than a server's; compare
+runs of this script with each other. What it cannot show: the worker's transactions beside the
+requests (S1 shows that).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from hongyan.api.app import create_app
 from hongyan.api.context import AppContext
 from hongyan.config import Settings
 from hongyan.kit import logging as hy_logging
+from hongyan.messages import group
 
 
 async def sends(client: httpx.AsyncClient, creds: harness.Credentials, first: int, n: int) -> None:
@@ -83,6 +87,8 @@ async def main_async(args: argparse.Namespace) -> None:
             each = (time.perf_counter() - began) / args.requests * 1000
             print(f"{args.requests} sequential sends: {each:.2f} ms each "
                   f"({1000 / each:,.0f} requests/s on one core, nothing else running)")  # fmt: skip
+            if args.concurrency > 1:
+                await concurrent(ctx, client, creds, args)
             statements.clear()
             await sends(client, creds, 9_000, 1)
             print(f"\nSQL of one send ({len(statements)} statements, one transaction):")
@@ -93,6 +99,25 @@ async def main_async(args: argparse.Namespace) -> None:
             else:
                 await profile(client, creds, args)
         await ctx.db.dispose()
+
+
+async def concurrent(
+    ctx: AppContext, client: httpx.AsyncClient, creds: harness.Credentials, args: Any
+) -> None:
+    """--concurrency senders at once: rate, loop CPU per request, sends per group commit."""
+    committer = group.committer_of(ctx)
+    groups, items = committer.groups, committer.items
+    each = max(1, args.requests // args.concurrency)
+    began, cpu = time.perf_counter(), time.thread_time()
+    await asyncio.gather(
+        *(sends(client, creds, 20_000 + i * each, each) for i in range(args.concurrency))
+    )
+    wall, cpu = time.perf_counter() - began, time.thread_time() - cpu
+    n = each * args.concurrency
+    per_group = (committer.items - items) / max(1, committer.groups - groups)
+    print(f"{n} sends by {args.concurrency} concurrent senders: {n / wall:,.0f} requests/s, "
+          f"{cpu / n * 1000:.2f} ms of event loop CPU each (client included), "
+          f"{per_group:.1f} sends per group commit")  # fmt: skip
 
 
 async def profile(client: httpx.AsyncClient, creds: harness.Credentials, args: Any) -> None:
@@ -114,6 +139,7 @@ def main() -> None:
     """Parse arguments and run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=16, help="senders at once (1: none)")
     parser.add_argument("--top", type=int, default=40, help="functions in the profile")
     args = parser.parse_args()
     print(f"profile of one send; {harness.machine()}")

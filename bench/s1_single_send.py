@@ -25,7 +25,8 @@ rows), but the worker has nothing to send: the API path alone.
 Target: hongyan's peak >= 0.5x the baseline's; p99 <= 50 ms at 70% of its peak.
 ``--py-spy FILE`` records a profile of hongyan during one extra (uncounted) peak window
 (py-spy on PATH or beside this Python). ``--proto-write-lock`` runs hongyan through
-``bench/proto_write_lock.py``: a proposed change measured, not shipped code.
+``bench/proto_write_lock.py``, the earlier prototype of one writer at a time (whole sessions,
+reads included), on top of what shipped instead (``hongyan.kit.write_turns``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -61,6 +63,11 @@ class Bare:
         self.cmd = [*cmd, "--db", str(data_dir / "bare.db")]
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
     def __enter__(self) -> Bare:
         self.proc = subprocess.Popen(self.cmd, env=harness.clean_env())
         harness.wait_ready(self.url + "/healthz", self.proc, 30)
@@ -72,15 +79,25 @@ class Bare:
             self.proc.wait(timeout=20)
 
 
+def cpu_secs(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Load:
     """Runs bench/loadgen.py against one URL; every request gets a number of its own."""
 
-    def __init__(self, url: str, body: dict[str, Any], auth: str, args: argparse.Namespace):
+    def __init__(
+        self, url: str, body: dict[str, Any], auth: str, args: argparse.Namespace, pid: int
+    ):
         self.url = url
         self.body = json.dumps(body, ensure_ascii=False)
         self.auth = auth
         self.args = args
+        self.pid = pid  # the server's: its CPU per request is printed beside the rates
         self.serial = 0
+        self.cpu_ms: list[float] = []  # per peak window
 
     def run(self, *, rate: float | None = None) -> dict[str, Any]:
         cmd = [sys.executable, str(harness.BENCH_DIR / "loadgen.py"), self.url + "/v1/messages"]
@@ -88,8 +105,13 @@ class Load:
         cmd += ["--body", self.body, "--auth", self.auth, "--first", str(self.serial)]
         if rate:
             cmd += ["--rate", f"{rate:.1f}"]
+        cpu_before = cpu_secs(self.pid)
         done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=300)
         result: dict[str, Any] = json.loads(done.stdout)
+        # CPU per request (warm-up requests included, as its CPU is): steadier than rates
+        # when other work shares the machine.
+        sent = max(1, int(result["next_serial"]) - self.serial)
+        result["cpu_ms"] = (cpu_secs(self.pid) - cpu_before) * 1000 / sent
         self.serial = int(result["next_serial"])
         refused = {k: v for k, v in result["statuses"].items() if k != "202"}
         if refused or result["errors"]:
@@ -98,8 +120,10 @@ class Load:
 
     def peak(self, label: str) -> float:
         """Closed loop: requests/s."""
-        rate = float(self.run()["rate"])
-        print(f"  {label}: peak {rate:,.0f} req/s", flush=True)
+        result = self.run()
+        rate = float(result["rate"])
+        print(f"  {label}: peak {rate:,.0f} req/s, server CPU {result['cpu_ms']:.2f} ms/req")
+        self.cpu_ms.append(float(result["cpu_ms"]))
         return rate
 
     def paced(self, label: str, rate: float) -> dict[str, Any]:
@@ -172,18 +196,26 @@ def compare(args: argparse.Namespace, bare: Load, main: Load) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for key, load in (("bare", bare), ("hongyan", main)):
         peak = statistics.mean(peaks[key])
-        results[key] = {"peaks": peaks[key], "peak": peak,
+        results[key] = {"peaks": peaks[key], "peak": peak, "cpu_ms": _counted_cpu(load),
                         "paced": load.paced(f"{key} at 70%", 0.7 * peak)}  # fmt: skip
     return results
+
+
+def _counted_cpu(load: Load) -> float:
+    """Mean server CPU per request over the counted peak windows (the warm-up's left out)."""
+    return statistics.mean(load.cpu_ms[1:] or load.cpu_ms)
 
 
 def accept_only(args: argparse.Namespace, main: Load) -> dict[str, Any]:
     """Phase 3: the same requests with send_at a day ahead (the worker has nothing to do)."""
     later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     main.body = json.dumps(body("+86139{n}", send_at=later), ensure_ascii=False)
+    main.cpu_ms = []
     peaks = [main.peak("accept only") for _ in range(args.rounds)]
     peak = statistics.mean(peaks)
-    return {"peaks": peaks, "peak": peak, "paced": main.paced("accept only at 70%", 0.7 * peak)}
+    cpu = statistics.mean(main.cpu_ms)
+    return {"peaks": peaks, "peak": peak, "cpu_ms": cpu,
+            "paced": main.paced("accept only at 70%", 0.7 * peak)}  # fmt: skip
 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -196,8 +228,8 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         python = [sys.executable, str(harness.BENCH_DIR / "proto_write_lock.py")]
     with Bare(tmp) as bare, harness.Server(data_dir, python=python) as server:
         # The same bytes on the wire, Authorization included (the baseline ignores it).
-        bare_load = Load(bare.url, body("+86139{n}"), creds.authorization, args)
-        main = Load(server.url, body("+86139{n}"), creds.authorization, args)
+        bare_load = Load(bare.url, body("+86139{n}"), creds.authorization, args, bare.pid)
+        main = Load(server.url, body("+86139{n}"), creds.authorization, args, server.pid)
         bare_load.peak("warm-up, bare")  # first requests of each: imports, caches, pages
         main.peak("warm-up, hongyan")
         settle(server)
@@ -218,7 +250,7 @@ def report(results: dict[str, Any]) -> None:
     bare, main = results["bare"], results["hongyan"]
     base = bare["peak"]
     print(f"\n{'server':<38}{'peak req/s':>11}{'ratio':>7}{'p50 ms':>9}{'p99 ms':>9}"
-          "  at 70% (req/s); peak rounds")  # fmt: skip
+          f"{'CPU ms/req':>11}  at 70% (req/s); peak rounds")  # fmt: skip
     for label, key in (("bare Starlette + SQLite (baseline)", "bare"),
                        ("hongyan run, sending", "hongyan"),
                        ("hongyan run, accept only (send_at)", "scheduled")):  # fmt: skip
@@ -226,7 +258,8 @@ def report(results: dict[str, Any]) -> None:
         rounds = ", ".join(f"{r:,.0f}" for r in results[key]["peaks"])
         print(
             f"{label:<38}{peak:>11,.0f}{peak / base:>6.2f}x"
-            f"{paced['p50_ms']:>9.1f}{paced['p99_ms']:>9.1f}  ({paced['rate']:,.0f}); {rounds}"
+            f"{paced['p50_ms']:>9.1f}{paced['p99_ms']:>9.1f}{results[key]['cpu_ms']:>11.2f}"
+            f"  ({paced['rate']:,.0f}); {rounds}"
         )
     ratio = main["peak"] / base
     p99 = main["paced"]["p99_ms"]
@@ -255,7 +288,7 @@ def main() -> None:
     parser.add_argument(
         "--proto-write-lock",
         action="store_true",
-        help="run hongyan with bench/proto_write_lock.py (a proposed change, not shipped)",
+        help="run hongyan with bench/proto_write_lock.py (the earlier prototype, not shipped)",
     )
     args = parser.parse_args()
     proto = "; PROTOTYPE one SQLite transaction at a time" if args.proto_write_lock else ""

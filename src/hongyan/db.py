@@ -22,7 +22,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from hongyan.config import Settings
+from hongyan.kit.write_turns import WriteTurns
 
+# How long a writer waits for another's transaction before giving up ("database is locked").
+_BUSY_TIMEOUT_SECS = 10.0
 # SQLite pragmas: WAL lets readers run beside the one writer; NORMAL sync is durable across
 # process crashes in WAL mode (only an OS crash can lose the last commits); busy_timeout makes
 # a briefly locked database wait instead of failing.
@@ -30,7 +33,7 @@ _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=10000",
+    f"PRAGMA busy_timeout={_BUSY_TIMEOUT_SECS * 1000:.0f}",
     "PRAGMA temp_store=MEMORY",
 )
 
@@ -43,13 +46,17 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine with the settings each backend needs."""
+    """An async engine with the settings each backend needs.
+
+    SQLite: its writing transactions take turns in the event loop (``kit.write_turns``).
+    """
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        WriteTurns(wait_secs=_BUSY_TIMEOUT_SECS).install(engine)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)

@@ -34,26 +34,33 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 
 async def get_principal(request: Request, ctx: Ctx) -> Principal:
     authorization = request.headers.get("authorization")
-    parts = RequestParts(
-        method=request.method,
-        path=request.url.path,
-        query=request.url.query,
-        headers={k.lower(): v for k, v in request.headers.items()},
-        body=await _body_for_signature(request, authorization),
-    )
-    principal = await ctx.auth.authenticate(authorization, parts)
+    principal = await ctx.auth.authenticate(authorization, await _parts(request, authorization))
     request.state.principal = principal
     return principal
 
 
-async def _body_for_signature(request: Request, authorization: str | None) -> bytes:
-    """The raw body, which only the signed form covers (Basic needs none of it).
+_UNSIGNED = RequestParts(method="", path="", query="", headers={}, body=b"")
+
+
+async def _parts(request: Request, authorization: str | None) -> RequestParts:
+    """What the signed form covers; for Basic nothing (no header copy, no URL parsing)."""
+    if not authorization or not authorization.startswith(signing.ALGORITHM):
+        return _UNSIGNED
+    return RequestParts(
+        method=request.method,
+        path=request.url.path,
+        query=request.url.query,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=await _body_for_signature(request),
+    )
+
+
+async def _body_for_signature(request: Request) -> bytes:
+    """The raw body of a signed request.
 
     FastAPI parses multipart forms before dependencies run and does not keep the raw bytes, so
     a signed multipart upload cannot be verified: it is refused with a clear reason.
     """
-    if not authorization or not authorization.startswith(signing.ALGORITHM):
-        return b""
     try:
         return await request.body()
     except RuntimeError:  # "Stream consumed": the body went to a form parser

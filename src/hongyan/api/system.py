@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -13,6 +15,7 @@ from sqlalchemy import text
 
 from hongyan import errors
 from hongyan.api.deps import Ctx
+from hongyan.db import alembic_config
 
 router = APIRouter()
 
@@ -40,9 +43,26 @@ async def readyz(ctx: Ctx) -> Health:
         applied, heads = await ctx.db.migration_state()
     except Exception as exc:  # any failure to reach the database means not ready
         raise errors.NOT_READY(reason=f"database unreachable ({type(exc).__name__})") from exc
-    if applied != heads:
-        raise errors.NOT_READY(reason="migrations are not at head; run 'hongyan db upgrade'")
-    return Health(status="ok", checks={"database": "ok", "migrations": "head"})
+    if applied == heads:
+        return Health(status="ok", checks={"database": "ok", "migrations": "head"})
+    if _newer_than_this_code(applied):
+        # A rolling upgrade: the next release migrated the database (additively, see
+        # docs/how-to/deploy.md) while this process still serves; taking it out of the load
+        # balancer now would leave no process to serve until the new ones start.
+        return Health(status="ok", checks={"database": "ok", "migrations": "ahead"})
+    raise errors.NOT_READY(reason="migrations are not at head; run 'hongyan db upgrade'")
+
+
+def _newer_than_this_code(applied: set[str]) -> bool:
+    """Whether every revision the database is at is unknown to this code's migrations."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    for revision in applied:
+        try:
+            scripts.get_revision(revision)
+        except CommandError:
+            continue
+        return False
+    return bool(applied)
 
 
 @router.get("/metrics", tags=["system"], summary="Prometheus metrics", response_class=Response)

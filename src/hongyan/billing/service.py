@@ -134,6 +134,11 @@ async def hold(session: AsyncSession, *, tenant_id: str, items: Sequence[tuple[s
     _warn_if_low(tenant_id, state, before=state.balance + total)
 
 
+async def lock_account(session: AsyncSession, *, tenant_id: str) -> None:
+    """Lock the tenant's account row until the transaction ends (callers lock in tenant order)."""
+    await repo.lock_account(session, tenant_id)
+
+
 async def settle(
     session: AsyncSession,
     *,

@@ -13,7 +13,7 @@ from hongyan import errors
 from hongyan.api.deps import Ctx, Paging, Session, TenantRead, TenantSend
 from hongyan.api.errors import ERROR_RESPONSES
 from hongyan.kit.pagination import Page, page_of
-from hongyan.messages import idempotency, repository, service
+from hongyan.messages import group, idempotency, repository, service
 from hongyan.messages.schemas import (
     BatchOut,
     BatchRequest,
@@ -91,19 +91,28 @@ async def send_message(
 ) -> JSONResponse:
     lang = _lang(request)
     assert principal.tenant_id
+    fingerprint = idempotency.request_hash("POST", request.url.path, await request.body())
 
-    async def produce(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        message = await service.send(session, ctx=ctx, principal=principal, req=body, lang=lang)
-        return 202, message_out(message, lang).model_dump(mode="json")
+    def answer(message: Message) -> dict[str, Any]:
+        return message_out(message, lang).model_dump(mode="json")
 
-    code, payload = await idempotency.run(
+    async def produce() -> tuple[int, dict[str, Any]]:
+        # Written together with the concurrent sends of this process (group commit).
+        record = None
+        if idempotency_key is not None:
+            record = group.Record(idempotency_key, fingerprint, answer)
+        message = await group.send(ctx, principal=principal, req=body, lang=lang, record=record)
+        return 202, answer(message)
+
+    code, payload = await idempotency.run_stored(
         ctx,
         tenant_id=principal.tenant_id,
         key=idempotency_key,
-        fingerprint=idempotency.request_hash("POST", request.url.path, await request.body()),
+        fingerprint=fingerprint,
         produce=produce,
     )
-    wakeup.wake_local(ctx)
+    if payload.get("status") == "queued":  # a scheduled message gives the worker nothing to do
+        wakeup.wake_local(ctx)
     return JSONResponse(payload, status_code=code)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import Select, Table, and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,15 +39,21 @@ def _is_pg(session: AsyncSession) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+# Core INSERTs of the tables (not the ORM's bulk insert, which costs several times more per
+# row in Python on the send path for the same executemany).
+_INSERT_MESSAGE = insert(cast(Table, Message.__table__))
+_INSERT_EVENT = insert(cast(Table, MessageEvent.__table__))
+
+
 async def insert_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """One INSERT for many messages (executemany), in the caller's transaction."""
     if rows:
-        await session.execute(insert(Message), list(rows))
+        await session.execute(_INSERT_MESSAGE, list(rows))
 
 
 async def insert_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        await session.execute(insert(MessageEvent), list(rows))
+        await session.execute(_INSERT_EVENT, list(rows))
 
 
 async def insert_parts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -116,16 +122,48 @@ async def update_messages(session: AsyncSession, ids: Sequence[str], **values: A
 
 
 async def claim_due(
-    session: AsyncSession, *, now: datetime, limit: int, owner: str, lease_until: datetime
+    session: AsyncSession,
+    *,
+    now: datetime,
+    limit: int,
+    owner: str,
+    lease_until: datetime,
+    pinned_to: Sequence[str] = (),
 ) -> list[Message]:
     """Take up to ``limit`` due queued messages, verification first, with a lease.
+
+    Messages pinned to a connector in ``pinned_to`` (this worker owns its binds) come first,
+    then unpinned ones; messages pinned to other connectors are left to their owners. Each
+    is one ordered range of the claim index (an equality on the pin), whatever the depth.
 
     PostgreSQL: SKIP LOCKED lets many workers claim side by side without waiting on each other.
     SQLite: one process, one writer; the UPDATE itself is the claim.
     """
+    claimed: list[Message] = []
+    for pin in [*pinned_to, ""]:
+        if len(claimed) >= limit:
+            break
+        claimed += await _claim_pinned(
+            session,
+            pin=pin,
+            now=now,
+            limit=limit - len(claimed),
+            owner=owner,
+            lease_until=lease_until,
+        )
+    return claimed
+
+
+async def _claim_pinned(
+    session: AsyncSession, *, pin: str, now: datetime, limit: int, owner: str, lease_until: datetime
+) -> list[Message]:
     due = (
         select(Message.id)
-        .where(Message.status == "queued", Message.due_at <= now)
+        .where(
+            Message.status == "queued",
+            Message.pinned_connector_id == pin,
+            Message.due_at <= now,
+        )
         .order_by(Message.priority, Message.due_at)
         .limit(limit)
     )
@@ -145,6 +183,28 @@ async def claim_due(
         .execution_options(synchronize_session=False)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def hand_over(session: AsyncSession, ids: Sequence[str], *, connector_id: str) -> None:
+    """Pin claimed messages to a connector another worker owns; the claim's attempt is undone."""
+    if ids:
+        await session.execute(
+            update(Message)
+            .where(Message.id.in_(list(ids)))
+            .values(pinned_connector_id=connector_id, attempts=Message.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def unpin(session: AsyncSession, connector_id: str) -> int:
+    """Free the queued messages pinned to a connector nobody owns, for any worker to route."""
+    result: Any = await session.execute(
+        update(Message)
+        .where(Message.status == "queued", Message.pinned_connector_id == connector_id)
+        .values(pinned_connector_id="")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
 
 
 async def expired_leases(session: AsyncSession, *, now: datetime, limit: int) -> list[Message]:
@@ -289,16 +349,32 @@ async def bump_stats(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> N
     """Add counters into message_stat (insert or add), one statement per batch."""
     if not rows:
         return
-    dialect_insert = postgresql.insert if _is_pg(session) else sqlite.insert
-    stmt = dialect_insert(MessageStat)
+    # Rows in key order: transactions of several processes bump the same counter rows, and
+    # row locks taken in one order everywhere cannot deadlock.
+    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in _STAT_KEY))
+    await session.execute(_BUMP_STATS[_is_pg(session)], ordered)
+
+
+_STAT_KEY = [c.name for c in MessageStat.__mapper__.primary_key]
+
+
+def _bump_stats_statement(dialect_insert: Any) -> Any:
+    """INSERT ... ON CONFLICT (key) DO UPDATE SET counter = counter + excluded.counter."""
+    stmt = dialect_insert(MessageStat.__table__)
     table = MessageStat.__table__
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[c.name for c in MessageStat.__mapper__.primary_key],
+    return stmt.on_conflict_do_update(
+        index_elements=_STAT_KEY,
         set_={
             name: getattr(table.c, name) + getattr(stmt.excluded, name) for name in STAT_COUNTERS
         },
     )
-    await session.execute(stmt, list(rows))
+
+
+# Built once per backend: building it cost more than running it, on every send.
+_BUMP_STATS = {
+    False: _bump_stats_statement(sqlite.insert),
+    True: _bump_stats_statement(postgresql.insert),
+}
 
 
 async def stats(
@@ -331,9 +407,10 @@ async def get_idempotency(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def add_idempotency(session: AsyncSession, row: IdempotencyRecord) -> None:
-    session.add(row)
-    await session.flush()
+async def insert_idempotency(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Stored first answers; a key stored already raises IntegrityError (the caller replays)."""
+    if rows:
+        await session.execute(insert(IdempotencyRecord), list(rows))
 
 
 async def purge_idempotency_before(session: AsyncSession, before: datetime) -> int:

@@ -1,9 +1,14 @@
-"""Accepting messages: every check in order, then one transaction per request.
+"""Accepting messages: every check in order, then the write, in the caller's transaction.
 
 Checks, in order, each refusal with its catalog code and nothing written: sign and template
 approved and matching (scene), params valid, number valid and sendable, content compliant, not
 suppressed, price known, balance, per-number frequency limits and tenant caps. A batch is
 accepted partially: one bad recipient never fails the others.
+
+Two steps, so that single sends can be written together (``messages.group``): ``prepare`` runs
+the checks that read only what seldom changes (the tenant, sign, template and word lists come
+from caches) and ``finish`` the rest, which read what concurrent sends change (suppression,
+balance, limits), then writes; ``finish`` takes several prepared requests and answers each.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import configure_mappers
 
 from hongyan import errors
-from hongyan.accounts import service as accounts
 from hongyan.accounts.auth import Principal
 from hongyan.api.context import AppContext
 from hongyan.billing import service as billing
@@ -25,8 +31,8 @@ from hongyan.errors import HongyanError, Lang
 from hongyan.ids import new_id
 from hongyan.kit.segments import SegmentInfo, analyze
 from hongyan.limits import service as limits
+from hongyan.messages import lookups, transitions
 from hongyan.messages import repository as repo
-from hongyan.messages import transitions
 from hongyan.messages.schemas import BatchRequest, Kind, SendRequest
 from hongyan.models import PRIORITY_OF, Message, Sign, Template, Tenant, utcnow
 from hongyan.numbers.parse import NumberInfo
@@ -94,6 +100,22 @@ class _Request:
     signs: dict[str, Sign] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class Pending:
+    """One request between ``prepare`` and ``finish``: its drafts and what it got so far."""
+
+    shared: _Request
+    drafts: list[Draft]
+    result: Accepted
+    acquired: limits.Acquired | None = None
+
+    def again(self) -> Pending:
+        """The request as ``prepare`` left it, for another ``finish`` (a group written alone)."""
+        return Pending(
+            self.shared, list(self.drafts), Accepted(rejected=list(self.result.rejected))
+        )
+
+
 async def send(
     session: AsyncSession,
     *,
@@ -134,18 +156,67 @@ async def _accept(
     items: Sequence[Item],
     lang: Lang,
 ) -> Accepted:
+    pending = await prepare(session, ctx=ctx, principal=principal, req=req, items=items, lang=lang)
+    await finish(session, ctx=ctx, group=[pending])
+    return pending.result
+
+
+async def prepare(
+    session: AsyncSession,
+    *,
+    ctx: AppContext,
+    principal: Principal,
+    req: SendRequest | BatchRequest,
+    items: Sequence[Item],
+    lang: Lang,
+) -> Pending:
+    """The request-wide checks, then each recipient's up to its content; nothing written.
+
+    A request-wide refusal (template, free text, send_at, callback_url) is raised; a recipient's
+    is kept in ``result.rejected``.
+    """
     shared = await _shared(session, ctx=ctx, principal=principal, req=req, lang=lang)
-    result = Accepted()
-    drafts = []
+    pending = Pending(shared, [], Accepted())
     for item in items:
         try:
-            drafts.append(await _draft(session, ctx=ctx, shared=shared, item=item))
+            pending.drafts.append(await _draft(session, ctx=ctx, shared=shared, item=item))
         except HongyanError as exc:
-            result.rejected.append((item, exc))
-    drafts = await _drop_suppressed(session, shared, drafts, result)
-    drafts = await _price(session, ctx, shared, drafts, result)
-    drafts = await _within_balance(session, shared, drafts, result)
-    acquired = await limits.acquire(
+            pending.result.rejected.append((item, exc))
+    return pending
+
+
+async def finish(session: AsyncSession, *, ctx: AppContext, group: Sequence[Pending]) -> None:
+    """Suppression, price, balance and limits of prepared requests, then their rows.
+
+    In the caller's transaction, in order of the group (a request's drafts see the balance and
+    limits the earlier ones took). Each request's refusals go to its ``result.rejected``, its
+    messages to ``result.messages``. If this raises, the limits counted are given back.
+    """
+    await _drop_suppressed(session, group)
+    for pending in group:
+        pending.drafts = await _price(session, ctx, pending)
+    await _within_balance(session, group)
+    try:
+        for pending in group:
+            await _acquire_limits(session, ctx, pending)
+        await _store(session, ctx=ctx, group=group)
+    except BaseException:
+        await release(group)
+        raise
+    for pending in group:
+        pending.result.rejected.sort(key=lambda pair: pair[0].index)
+
+
+async def release(group: Sequence[Pending]) -> None:
+    """Give back the limits counted for these requests (their write did not commit)."""
+    for pending in group:
+        if pending.acquired is not None:
+            await pending.acquired.release()
+
+
+async def _acquire_limits(session: AsyncSession, ctx: AppContext, pending: Pending) -> None:
+    shared = pending.shared
+    pending.acquired = acquired = await limits.acquire(
         ctx,
         session,
         tenant_id=shared.tenant.id,
@@ -156,23 +227,17 @@ async def _accept(
                 sign=d.sign or "",
                 template_id=shared.template.id if shared.template else "",
             )
-            for d in drafts
+            for d in pending.drafts
         ],
     )
     kept = []
-    for index, draft in enumerate(drafts):
+    for index, draft in enumerate(pending.drafts):
         refused = acquired.rejected.get(index)
         if refused is None:
             kept.append(draft)
         else:
-            result.rejected.append((draft.item, refused))
-    try:
-        result.messages = await _store(session, ctx=ctx, shared=shared, drafts=kept)
-    except BaseException:
-        await acquired.release()
-        raise
-    result.rejected.sort(key=lambda pair: pair[0].index)
-    return result
+            pending.result.rejected.append((draft.item, refused))
+    pending.drafts = kept
 
 
 async def _shared(
@@ -184,12 +249,12 @@ async def _shared(
     lang: Lang,
 ) -> _Request:
     assert principal.tenant_id
-    tenant = await accounts.get_tenant(session, principal.tenant_id)
+    tenant = await lookups.tenant(session, ctx=ctx, tenant_id=principal.tenant_id)
     template = None
     if req.template is not None:
         try:
-            template = await templates.get_approved(
-                session, tenant_id=tenant.id, template_id=req.template
+            template = await lookups.approved_template(
+                session, ctx=ctx, tenant_id=tenant.id, template_id=req.template
             )
         except HongyanError as exc:
             exc.field = "template"  # the request's field, not the template's own "id"
@@ -226,7 +291,7 @@ async def _shared(
 
 
 async def _draft(session: AsyncSession, *, ctx: AppContext, shared: _Request, item: Item) -> Draft:
-    sign = await _sign(session, shared, item.sign)
+    sign = await _sign(session, ctx, shared, item.sign)
     template = shared.template
     if template is not None:  # params first, so their errors come before the number's
         render(template, item.params, allowed_domains=ctx.settings.link_allowed_domains)
@@ -257,12 +322,14 @@ async def _draft(session: AsyncSession, *, ctx: AppContext, shared: _Request, it
     )
 
 
-async def _sign(session: AsyncSession, shared: _Request, name: str | None) -> Sign | None:
+async def _sign(
+    session: AsyncSession, ctx: AppContext, shared: _Request, name: str | None
+) -> Sign | None:
     if not name:
         return None
     sign = shared.signs.get(name)
     if sign is None:
-        sign = await signs.get_approved(session, tenant_id=shared.tenant.id, name=name)
+        sign = await lookups.approved_sign(session, ctx=ctx, tenant_id=shared.tenant.id, name=name)
         shared.signs[name] = sign
     signs.check_sign_for_template(sign, shared.kind)
     return sign
@@ -276,26 +343,32 @@ async def _check_free_text(
             raise errors.CONTENT_BLOCKED(field="body", word=hit.word, category=hit.category)
 
 
-async def _drop_suppressed(
-    session: AsyncSession, shared: _Request, drafts: list[Draft], result: Accepted
-) -> list[Draft]:
-    suppressed = await repo.suppressed_among(session, shared.tenant.id, [d.msisdn for d in drafts])
-    kept = []
-    for draft in drafts:
-        if draft.msisdn in suppressed:
-            result.rejected.append(
-                (draft.item, errors.NUMBER_SUPPRESSED(field="to", msisdn=draft.msisdn))
-            )
-        else:
-            kept.append(draft)
-    return kept
+async def _drop_suppressed(session: AsyncSession, group: Sequence[Pending]) -> None:
+    """One query per tenant of the group for all its numbers."""
+    by_tenant: dict[str, set[str]] = {}
+    for pending in group:
+        by_tenant.setdefault(pending.shared.tenant.id, set()).update(
+            d.msisdn for d in pending.drafts
+        )
+    suppressed = {
+        tenant_id: await repo.suppressed_among(session, tenant_id, sorted(msisdns))
+        for tenant_id, msisdns in by_tenant.items()
+    }
+    for pending in group:
+        numbers = suppressed[pending.shared.tenant.id] if pending.drafts else set()
+        kept = []
+        for draft in pending.drafts:
+            if draft.msisdn in numbers:
+                refused = errors.NUMBER_SUPPRESSED(field="to", msisdn=draft.msisdn)
+                pending.result.rejected.append((draft.item, refused))
+            else:
+                kept.append(draft)
+        pending.drafts = kept
 
 
-async def _price(
-    session: AsyncSession, ctx: AppContext, shared: _Request, drafts: list[Draft], result: Accepted
-) -> list[Draft]:
-    kept = []
-    for draft in drafts:
+async def _price(session: AsyncSession, ctx: AppContext, pending: Pending) -> list[Draft]:
+    shared, kept = pending.shared, []
+    for draft in pending.drafts:
         try:
             quote = await billing.quote(
                 session,
@@ -306,7 +379,7 @@ async def _price(
                 segments=draft.segments.segments,
             )
         except HongyanError as exc:
-            result.rejected.append((draft.item, exc))
+            pending.result.rejected.append((draft.item, exc))
             continue
         draft.currency = quote.currency
         draft.amount = 0 if shared.principal.test_mode else quote.amount
@@ -314,59 +387,87 @@ async def _price(
     return kept
 
 
-async def _within_balance(
-    session: AsyncSession, shared: _Request, drafts: list[Draft], result: Accepted
-) -> list[Draft]:
-    """Keep the prefix of the batch the balance covers; refuse the rest."""
-    needed = sum(d.amount for d in drafts)
-    if needed == 0:
-        return drafts
-    available = await billing.available(session, tenant_id=shared.tenant.id)
-    kept, total = [], 0
-    for draft in drafts:
-        if total + draft.amount <= available:
-            total += draft.amount
-            kept.append(draft)
-        else:
-            result.rejected.append(
-                (
-                    draft.item,
-                    errors.INSUFFICIENT_BALANCE(
-                        balance=available, needed=total + draft.amount, currency=draft.currency
-                    ),
+async def _within_balance(session: AsyncSession, group: Sequence[Pending]) -> None:
+    """Keep what the balance covers, drafts in order; each request sees what earlier ones took.
+
+    A snapshot (one query per tenant that pays for something): the hold in ``_store`` decides.
+    """
+    left: dict[str, int] = {}
+    for pending in group:
+        needed = sum(d.amount for d in pending.drafts)
+        if needed == 0:
+            continue
+        tenant_id = pending.shared.tenant.id
+        if tenant_id not in left:
+            left[tenant_id] = await billing.available(session, tenant_id=tenant_id)
+        available = left[tenant_id]
+        kept, total = [], 0
+        for draft in pending.drafts:
+            if total + draft.amount <= available:
+                total += draft.amount
+                kept.append(draft)
+            else:
+                refused = errors.INSUFFICIENT_BALANCE(
+                    balance=available, needed=total + draft.amount, currency=draft.currency
                 )
-            )
-    return kept
+                pending.result.rejected.append((draft.item, refused))
+        pending.drafts = kept
+        left[tenant_id] = available - total
 
 
-async def _store(
-    session: AsyncSession, *, ctx: AppContext, shared: _Request, drafts: Sequence[Draft]
-) -> list[Message]:
-    """Messages, their hold, first event and statistics: all in the caller's transaction."""
-    if not drafts:
-        return []
+async def _store(session: AsyncSession, *, ctx: AppContext, group: Sequence[Pending]) -> None:
+    """Messages, their holds, first events and statistics: all in the caller's transaction.
+
+    One statement per kind of row for the whole group; holds per tenant, tenants in order (so
+    two groups on PostgreSQL lock accounts in the same order).
+    """
     now = utcnow()
-    rows = [_row(shared, d, now) for d in drafts]
-    holds = [(r["id"], r["amount"]) for r in rows if r["amount"] > 0]
-    if holds:
-        await billing.hold(session, tenant_id=shared.tenant.id, items=holds)
+    rows_of = [[_row(p.shared, d, now) for d in p.drafts] for p in group]
+    rows = [row for batch in rows_of for row in batch]
+    if not rows:
+        return
+    holds: dict[str, list[tuple[str, int]]] = {}
+    for row in rows:
+        if row["amount"] > 0:
+            holds.setdefault(row["tenant_id"], []).append((row["id"], row["amount"]))
+    for tenant_id in sorted(holds):
+        await billing.hold(session, tenant_id=tenant_id, items=holds[tenant_id])
     await repo.insert_messages(session, rows)
-    if shared.status == "queued":
+    if any(row["status"] == "queued" for row in rows):
         await wakeup.notify_due(session)  # workers in other processes (PostgreSQL LISTEN)
     await repo.insert_events(
         session, [{"message_id": r["id"], "status": r["status"], "at": now} for r in rows]
     )
-    messages = [Message(**r) for r in rows]
-    await repo.bump_stats(
-        session,
-        [
-            transitions.stat_row(
-                transitions.stat_key(m), submitted=1, segments=m.segments, cost=m.amount
-            )
-            for m in messages
-        ],
-    )
-    return messages
+    for pending, pending_rows in zip(group, rows_of, strict=True):
+        pending.result.messages = [_message(r) for r in pending_rows]
+    messages = [m for p in group for m in p.result.messages]
+    await repo.bump_stats(session, _stat_rows(messages))
+
+
+def _message(row: dict[str, Any]) -> Message:
+    """The stored row as a transient Message (read by the caller, never added to a session).
+
+    Filled without the ORM's attribute events: ``Message(**row)`` fires one per column and was
+    a fifth of the time of writing a group of sends.
+    """
+    mapper = inspect(Message)
+    if not mapper.configured:
+        configure_mappers()
+    message: Message = mapper.class_manager.new_instance()
+    message.__dict__.update(row)
+    return message
+
+
+def _stat_rows(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """The statistics of newly accepted messages, one row per counter key."""
+    totals: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for m in messages:
+        key = transitions.stat_key(m)
+        row = totals.setdefault(tuple(key.values()), transitions.stat_row(key))
+        row["submitted"] += 1
+        row["segments"] += m.segments
+        row["cost"] += m.amount
+    return list(totals.values())
 
 
 def _row(shared: _Request, draft: Draft, now: datetime) -> dict[str, Any]:
