@@ -2,11 +2,12 @@
 
 A database of its own is migrated with ``hongyan db upgrade``; three tenants are made ready to
 send (balances, prices, limits, a webhook endpoint each); two simulator connectors share the
-default route and one SMPP connector, bound to an smpp34 SMSC in this test, takes the numbers
-starting with +86186. A few thousand messages are sent through both APIs at once, singles and
-batches of every kind, with bursts to one number per kind; one worker is killed with SIGKILL
-while it holds messages it has handed to a carrier but not recorded. Then, at the far ends
-(the simulators' log, the SMSC, the webhook receiver) and in the database:
+catch-all traffic (two routes of one priority), and one SMPP connector, bound to an smpp34
+SMSC in this test, takes the numbers starting with +86186. A few thousand messages are sent
+through both APIs at once, singles and batches of every kind, with bursts to one number per
+kind; one worker is killed with SIGKILL while it holds messages it has handed to a carrier
+but not recorded. Then, at the far ends (the simulators' log, the SMSC, the webhook
+receiver) and in the database:
 
 - every accepted message reached a final status, and no message appeared that was not accepted;
 - submissions per message follow the stated policy: marketing at most once; verification and
@@ -60,7 +61,7 @@ from tests.senders import Sender, make_sender
 TENANTS = 3
 BALANCE = 1_000_000  # fen; far more than the traffic costs
 FINAL_EVENTS = ["message.delivered", "message.undelivered", "message.expired", "message.failed"]
-SEND_WITHIN_SECS = 120.0  # the traffic, on a busy machine (8-40 s seen)
+SEND_WITHIN_SECS = 120.0  # the traffic, on a busy machine (8-57 s seen)
 SETTLE_WITHIN_SECS = 75.0  # after the traffic: leases of the killed worker run out well before
 
 pytestmark = [

@@ -158,10 +158,10 @@ async def _settle(session: AsyncSession, changes: Sequence[Change]) -> None:
             await billing.settle(
                 session, tenant_id=tenant_id, confirmed=confirmed, refunded=refunded
             )
-        else:
-            # Locked even with nothing to settle now: a later apply in this transaction (the
-            # early receipts of a batch just recorded) may settle it, and must not lock it out
-            # of tenant order while other processes lock in order (deadlock otherwise).
+        elif policy == "on_delivery" and any(c.status == "sent" for c in items):
+            # Nothing to settle yet, but their receipts may be applied later in this same
+            # transaction (the early receipts of a batch just recorded) and settle then: lock
+            # now, in tenant order as every transaction does, or two processes can deadlock.
             await billing.lock_account(session, tenant_id=tenant_id)
 
 
