@@ -1,4 +1,4 @@
-"""A proposed change, measured here, not shipped: TCP_QUICKACK on Hongyan's SMPP links.
+"""TCP_QUICKACK on Hongyan's SMPP links (shipped in ``smpp/link.py``), measured on and off.
 
     .venv/bin/python bench/proto_quickack.py [--messages 20000] [--rounds 2]
 
@@ -11,17 +11,15 @@ it (it writes each submit on its own, so ACKs ride on them).
 
 The change: after each read, ``setsockopt(IPPROTO_TCP, TCP_QUICKACK, 1)`` (Linux; it must be
 set again after every read), so the kernel ACKs at once and the SMSC's Nagle lets the
-held answers go. Here it is patched onto ``FramedLink.data_received`` and measured with S3's
-"connector alone" phase (``SmppConnector.send``, batches of 200, window 10, nothing
-persisted) against both simulators, default and patched in alternating rounds.
+held answers go. Measured with S3's "connector alone" phase (``SmppConnector.send``, batches
+of 200, window 10, nothing persisted) against both simulators, without it ("default":
+``FramedLink.quick_ack`` off) and with it, in alternating rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
-from typing import Any
 
 import harness
 import s3_smpp
@@ -29,24 +27,14 @@ import smpp_e2e
 
 from hongyan.smpp.link import FramedLink
 
-_ORIGINAL = FramedLink.data_received
-
-
-def _quick_ack(self: FramedLink, data: bytes) -> None:
-    _ORIGINAL(self, data)
-    transport: Any = self._transport
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is not None and hasattr(socket, "TCP_QUICKACK"):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-
 
 def install(on: bool) -> None:
-    """Patch the link (on) or put the original back (off)."""
-    FramedLink.data_received = _quick_ack if on else _ORIGINAL  # type: ignore[method-assign]
+    """TCP_QUICKACK after each read (on, as shipped) or never (off)."""
+    FramedLink.quick_ack = on
 
 
 async def compare(engine: str, args: argparse.Namespace) -> dict[str, list[float]]:
-    """Rates of the connector alone against one simulator, default and patched, alternating."""
+    """Rates of the connector alone against one simulator, without and with, alternating."""
     rates: dict[str, list[float]] = {"default": [], "TCP_QUICKACK": []}
     smsc = smpp_e2e.Smsc(engine)
     try:
@@ -56,7 +44,7 @@ async def compare(engine: str, args: argparse.Namespace) -> dict[str, list[float
                 rate = await s3_smpp.connector_alone(smsc.port, args.messages, 200)
                 rates[label].append(rate)
     finally:
-        install(False)
+        install(True)
         smsc.stop()
     return rates
 

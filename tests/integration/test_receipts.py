@@ -20,7 +20,7 @@ from hongyan.dlr.tasks import match_pending_receipts
 from hongyan.ids import new_id
 from hongyan.messages import repository as repo
 from hongyan.messages import transitions
-from hongyan.models import Message, MessagePart, utcnow
+from hongyan.models import Message, utcnow
 from hongyan.worker.dispatcher import outbound
 from tests.conftest import make_tenant
 from tests.factories import make_messages
@@ -76,9 +76,8 @@ async def record_sent(
         )
         if not match:
             return 0
-        return await dlr.match_new_parts(
-            session, ctx=ctx, parts=[MessagePart(**row) for row in rows]
-        )
+        keys = [(connector_id, up) for ups in ids for up in ups]
+        return await dlr.match_new_parts(session, ctx=ctx, keys=keys)
 
 
 async def reload(ctx: AppContext, message_id: str) -> Message:

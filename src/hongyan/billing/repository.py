@@ -21,6 +21,8 @@ from hongyan.models import BillingAccount, BillingRevision, LedgerEntry, Price, 
 # Ids per IN (...) list: well under both backends' limits on bound parameters.
 _CHUNK = 5_000
 _ACCOUNT = cast(Table, BillingAccount.__table__)
+# Core, not the ORM's bulk insert: several times less Python per row for the same executemany.
+_INSERT_ENTRY = insert(cast(Table, LedgerEntry.__table__))
 _MESSAGE_KINDS = ("hold", "confirm", "refund")
 
 
@@ -149,7 +151,7 @@ async def change_account(
 async def insert_entries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """One INSERT for many entries (executemany), in the caller's transaction."""
     if rows:
-        await session.execute(insert(LedgerEntry), list(rows))
+        await session.execute(_INSERT_ENTRY, list(rows))
 
 
 async def add_entry(session: AsyncSession, entry: LedgerEntry) -> None:
@@ -164,12 +166,13 @@ async def message_entries(
     found: list[tuple[str, str, int]] = []
     for start in range(0, len(message_ids), _CHUNK):
         chunk = list(message_ids[start : start + _CHUNK])
-        stmt = select(LedgerEntry.message_id, LedgerEntry.kind, LedgerEntry.amount).where(
-            LedgerEntry.message_id.in_(chunk),
-            LedgerEntry.tenant_id == tenant_id,
-            LedgerEntry.kind.in_(_MESSAGE_KINDS),
-        )
-        found += [(m, k, a) for m, k, a in (await session.execute(stmt)).all() if m]
+        # The tenant is checked here, not in SQL: given it, both SQLite and PostgreSQL chose
+        # the (tenant_id, id) index and read the tenant's whole ledger on every settle.
+        stmt = select(
+            LedgerEntry.tenant_id, LedgerEntry.message_id, LedgerEntry.kind, LedgerEntry.amount
+        ).where(LedgerEntry.message_id.in_(chunk), LedgerEntry.kind.in_(_MESSAGE_KINDS))
+        rows = (await session.execute(stmt)).all()
+        found += [(m, k, a) for t, m, k, a in rows if m and t == tenant_id]
     return found
 
 

@@ -96,6 +96,12 @@ async def update_parts(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     await conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
 
 
+async def any_held(session: AsyncSession) -> bool:
+    """Whether any receipt is held at all (one index probe)."""
+    stmt = select(PendingReceipt.id).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
 async def pending_summary(session: AsyncSession) -> tuple[int, datetime | None]:
     """(how many receipts are held, when the oldest arrived)."""
     stmt = select(func.count(PendingReceipt.id), func.min(PendingReceipt.received_at))

@@ -46,7 +46,7 @@ from hongyan.dlr import repository as repo
 from hongyan.inbound import service as inbound
 from hongyan.messages import repository as messages_repo
 from hongyan.messages import transitions
-from hongyan.models import Message, MessagePart, PendingReceipt, utcnow
+from hongyan.models import Message, PendingReceipt, utcnow
 from hongyan.routing import quality
 
 log = structlog.get_logger(__name__)
@@ -109,7 +109,7 @@ class _Part:
         }
 
 
-def _key(item: Receipt | PendingReceipt | MessagePart) -> Key:
+def _key(item: Receipt | PendingReceipt) -> Key:
     return (item.connector_id, item.upstream_id)
 
 
@@ -173,16 +173,19 @@ def sinks(ctx: AppContext) -> Sinks:
     return Sinks(receipts=receipt_sink, inbound=inbound_sink)
 
 
-async def match_new_parts(
-    session: AsyncSession, *, ctx: AppContext, parts: Sequence[MessagePart]
-) -> int:
-    """Apply held receipts of these just-recorded parts, in the caller's transaction.
+async def match_new_parts(session: AsyncSession, *, ctx: AppContext, keys: Sequence[Key]) -> int:
+    """Apply held receipts of these just-recorded parts (connector_id, upstream_id), in the
+    caller's transaction.
 
     Returns how many held receipts were used up (applied, or duplicates of a final part).
     """
-    if not parts:
+    # Nearly always nothing is held: one look at the table costs less than matching a
+    # batch's keys (hundreds of bound pairs) against it. A receipt held by another
+    # transaction after this look is left to the match_pending_receipts job, as one held
+    # after the match itself always was.
+    if not keys or not await repo.any_held(session):
         return 0
-    held = await messages_repo.pending_for(session, list(dict.fromkeys(_key(p) for p in parts)))
+    held = await messages_repo.pending_for(session, list(dict.fromkeys(keys)))
     return await _apply_held(session, ctx=ctx, held=held, now=utcnow())
 
 
@@ -285,33 +288,42 @@ def _aggregate(
 ) -> list[transitions.Change]:
     """The final status of each touched message whose parts are all final.
 
-    Also counts its final parts into ``parts_done`` on the loaded message: the session writes
-    that in the same UPDATE as the status change (one executemany per batch at flush), not in
-    an UPDATE of its own.
+    Its count of final parts (``parts_done``) goes with the change, into the same UPDATE as
+    the status (one per batch); a long message part way through gets it on the loaded
+    object, which the session writes at flush (rare: most messages have one part).
     """
     changes: list[transitions.Change] = []
     for message_id in sorted(touched):
         message, parts = messages[message_id], by_message[message_id]
-        message.parts_done = sum(1 for p in parts if p.status in FINAL)
-        if message.parts_done == len(parts) and message.status == "sent":
-            changes.append(_final_change(message, parts))
+        done = sum(1 for p in parts if p.status in FINAL)
+        if done == len(parts) and message.status == "sent":
+            changes.append(_final_change(message, parts, parts_done=done))
+        elif done != message.parts_done:
+            message.parts_done = done
     return changes
 
 
-def _final_change(message: Message, parts: list[_Part]) -> transitions.Change:
+def _final_change(message: Message, parts: list[_Part], *, parts_done: int) -> transitions.Change:
     failed = next((p for p in parts if p.status != "delivered"), None)
     if failed is None:
         last = parts[-1]
         detail = f"receipt {last.raw_code or 'delivered'}"
         if len(parts) > 1:
             detail += f"; all {len(parts)} parts delivered"
-        return transitions.Change(message, "delivered", detail=detail, raw_code=last.raw_code)
+        return transitions.Change(
+            message, "delivered", detail=detail, raw_code=last.raw_code, parts_done=parts_done
+        )
     status = "expired" if failed.status == "expired" else "undelivered"
     detail = f"receipt {failed.raw_code or failed.status}"
     if len(parts) > 1:
         detail += f" for part {failed.seq + 1} of {len(parts)}"
     return transitions.Change(
-        message, status, code=failed.error_code, detail=detail, raw_code=failed.raw_code
+        message,
+        status,
+        code=failed.error_code,
+        detail=detail,
+        raw_code=failed.raw_code,
+        parts_done=parts_done,
     )
 
 

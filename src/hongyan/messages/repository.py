@@ -43,6 +43,7 @@ def _is_pg(session: AsyncSession) -> bool:
 # row in Python on the send path for the same executemany).
 _INSERT_MESSAGE = insert(cast(Table, Message.__table__))
 _INSERT_EVENT = insert(cast(Table, MessageEvent.__table__))
+_INSERT_PART = insert(cast(Table, MessagePart.__table__))
 
 
 async def insert_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -58,7 +59,7 @@ async def insert_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
 
 async def insert_parts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        await session.execute(insert(MessagePart), list(rows))
+        await session.execute(_INSERT_PART, list(rows))
 
 
 async def get(

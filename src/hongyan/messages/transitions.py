@@ -48,6 +48,8 @@ class Change:
     detail: str | None = None
     connector_id: str | None = None
     raw_code: str | None = None
+    # Written in the same UPDATE as the status: the receipts' count of final parts.
+    parts_done: int | None = None
 
 
 def stat_key(message: Message, *, connector_id: str | None = None) -> dict[str, Any]:
@@ -96,46 +98,70 @@ async def apply(
         ],
     )
     await _settle(session, changes)
-    await repo.bump_stats(
-        session,
-        [
-            stat_row(
-                stat_key(c.message, connector_id=c.connector_id or c.message.connector_id),
-                **{_STAT_OF[c.status]: 1},
-            )
-            for c in changes
-            if c.status in _STAT_OF
-        ],
-    )
+    await repo.bump_stats(session, _stat_rows(changes))
     await _notify(session, ctx=ctx, changes=changes, now=now)
     await smpp_outbox.queue_receipts(session, ctx=ctx, changes=changes, now=now)
     worker_metrics.count(changes)
 
 
-async def _update_rows(session: AsyncSession, changes: Sequence[Change], now: datetime) -> None:
-    # Group identical updates so a batch of N same-status changes is one UPDATE.
-    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+def _stat_rows(changes: Sequence[Change]) -> list[dict[str, Any]]:
+    """The counters of a batch summed per statistics key: one row per key, not per message.
+
+    A dispatched batch is mostly one tenant, day, sign and connector: its 200 ``sent`` become
+    one upsert of +200 instead of 200 upserts of one row (each taking that row's lock).
+    """
+    totals: dict[tuple[Any, ...], dict[str, Any]] = {}
     for c in changes:
-        values: dict[str, Any] = {"status": c.status, "updated_at": now}
-        if c.status not in ("queued", "scheduled", "sending"):
-            values.update(lease_owner=None, lease_until=None)
-        if c.code is not None or c.status in TERMINAL:
-            values.update(error_code=c.code, error_detail=c.detail)
-        if c.raw_code is not None:
-            values["raw_code"] = c.raw_code
-        if c.connector_id:
-            values["connector_id"] = c.connector_id
-        if c.status == "sent":
-            values["sent_at"] = now
-        if c.status in TERMINAL:
-            values["done_at"] = now
-        groups[tuple(sorted(values.items()))].append(c.message.id)
-        for name, value in values.items():
-            # Keep the loaded object in step with the row without marking it dirty: the
-            # grouped UPDATE below writes it, and a flush must not write it a second time.
-            set_committed_value(c.message, name, value)
-    for key, ids in groups.items():
-        await repo.update_messages(session, ids, **dict(key))
+        counter = _STAT_OF.get(c.status)
+        if counter is None:
+            continue
+        key = stat_key(c.message, connector_id=c.connector_id or c.message.connector_id)
+        identity = tuple(key.values())
+        row = totals.get(identity)
+        if row is None:
+            row = totals[identity] = stat_row(key)
+        row[counter] += 1
+    return list(totals.values())
+
+
+def _new_values(c: Change, now: datetime) -> dict[str, Any]:
+    """The columns a change writes on its message row."""
+    values: dict[str, Any] = {"status": c.status, "updated_at": now}
+    if c.status not in ("queued", "scheduled", "sending"):
+        values.update(lease_owner=None, lease_until=None)
+    if c.code is not None or c.status in TERMINAL:
+        values.update(error_code=c.code, error_detail=c.detail)
+    if c.raw_code is not None:
+        values["raw_code"] = c.raw_code
+    if c.connector_id:
+        values["connector_id"] = c.connector_id
+    if c.status == "sent":
+        values["sent_at"] = now
+    if c.status in TERMINAL:
+        values["done_at"] = now
+    if c.parts_done is not None:
+        values["parts_done"] = c.parts_done
+    return values
+
+
+async def _update_rows(session: AsyncSession, changes: Sequence[Change], now: datetime) -> None:
+    # Group identical updates so a batch of N same-status changes is one UPDATE; the values
+    # are worked out once per distinct change (a batch has a handful), not once per message.
+    values_of: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    groups: dict[tuple[Any, ...], list[Message]] = defaultdict(list)
+    for c in changes:
+        what = (c.status, c.code, c.detail, c.raw_code, c.connector_id, c.parts_done)
+        values = values_of.get(what)
+        if values is None:
+            values = values_of[what] = tuple(sorted(_new_values(c, now).items()))
+        groups[values].append(c.message)
+    for values, messages in groups.items():
+        await repo.update_messages(session, [m.id for m in messages], **dict(values))
+        for m in messages:
+            for name, value in values:
+                # Keep the loaded object in step with the row without marking it dirty: the
+                # grouped UPDATE writes it, and a flush must not write it a second time.
+                set_committed_value(m, name, value)
 
 
 async def _settle(session: AsyncSession, changes: Sequence[Change]) -> None:
@@ -189,6 +215,7 @@ def event_payload(message: Message, now: datetime) -> dict[str, Any]:
 async def _notify(
     session: AsyncSession, *, ctx: AppContext, changes: Sequence[Change], now: datetime
 ) -> None:
+    wanted = await _wanted(session, ctx=ctx, changes=changes)
     events = [
         webhooks.EventIn(
             tenant_id=c.message.tenant_id,
@@ -196,8 +223,28 @@ async def _notify(
             payload=event_payload(c.message, now),
             callback_url=c.message.callback_url,
         )
-        for c in changes
-        if c.status in _STAT_OF
+        for c in wanted
     ]
     if events:
         await webhooks.enqueue_many(session, ctx=ctx, events=events)
+
+
+async def _wanted(
+    session: AsyncSession, *, ctx: AppContext, changes: Sequence[Change]
+) -> list[Change]:
+    """The changes somebody may want a webhook for; the payload is built only for those.
+
+    A message with a callback_url, or a tenant with an endpoint subscribed to the event
+    (from the webhooks domain's cache). Most batches of most tenants have neither, and a
+    payload per message was a good part of recording them; ``enqueue_many`` still decides
+    where each event goes.
+    """
+    changes = [c for c in changes if c.status in _STAT_OF]
+    tenant_ids = [c.message.tenant_id for c in changes if not c.message.callback_url]
+    subs = await webhooks.subscriptions(session, ctx=ctx, tenant_ids=tenant_ids)
+    return [
+        c
+        for c in changes
+        if c.message.callback_url
+        or any(s.wants(f"message.{c.status}") for s in subs.get(c.message.tenant_id, ()))
+    ]

@@ -41,9 +41,12 @@ LEASES_EXPIRED = Counter(
 
 def count(changes: Iterable[Change]) -> None:
     """Count committed status changes (call after the commit, never before)."""
-    for c in changes:
-        connector = c.connector_id or c.message.connector_id or ""
-        MESSAGES.labels(c.status, c.message.kind, connector).inc()
+    # Tallied first: a label lookup per message was a visible share of recording a batch.
+    tally = Tally(
+        (c.status, c.message.kind, c.connector_id or c.message.connector_id or "") for c in changes
+    )
+    for labels, n in tally.items():
+        MESSAGES.labels(*labels).inc(n)
 
 
 def count_claimed(messages: Iterable[Message]) -> None:
