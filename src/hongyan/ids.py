@@ -45,15 +45,44 @@ PREFIXES = frozenset(
     }
 )
 
+_FROM_BASE32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
+
 _lock = threading.Lock()
 _last_ms = 0
 _seq = 0
+# Randomness is read from the OS 4 KiB at a time and used 9 bytes per id under _lock (an
+# os.urandom call per id cost a fifth of new_id). A forked child starts with none, so two
+# processes never use the same bytes.
+_NOISE_BYTES = 9
+_NOISE_READ = 4096 - 4096 % _NOISE_BYTES
+_noise = b""
+_noise_at = 0
+
+
+def _forget_noise() -> None:
+    global _noise, _noise_at
+    _noise, _noise_at = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_noise)
+
+
+def _next_noise() -> int:
+    """72 random bits; call with _lock held."""
+    global _noise, _noise_at
+    if _noise_at >= len(_noise):
+        _noise, _noise_at = os.urandom(_NOISE_READ), 0
+    start = _noise_at
+    _noise_at = start + _NOISE_BYTES
+    return int.from_bytes(_noise[start : start + _NOISE_BYTES], "big")
 
 
 def _uuid7_int() -> int:
     """A UUIDv7 as an int; within one millisecond a counter keeps ids of this process ordered."""
     global _last_ms, _seq
     with _lock:
+        # 62 bits for the id, 10 more to start a new millisecond's counter at.
+        noise = _next_noise()
         now_ms = time.time_ns() // 1_000_000
         if now_ms <= _last_ms:
             _seq += 1
@@ -62,14 +91,25 @@ def _uuid7_int() -> int:
                 now_ms += 1
                 _seq = 0
         else:
-            _seq = int.from_bytes(os.urandom(2), "big") & 0x3FF
+            _seq = (noise >> 62) & 0x3FF
         _last_ms = now_ms
         seq = _seq
-    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    rand = noise & ((1 << 62) - 1)
     return (now_ms << 80) | (0x7 << 76) | (seq << 64) | (0b10 << 62) | rand
 
 
+# Every pair of digits (10 bits): 13 look-ups make an id's 26 digits (the top 2 bits are 0).
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+_PAIR_SHIFTS = tuple(range(120, -10, -10))
+
+
+def _digits(value: int) -> str:
+    """The 26 base32 digits of a 128-bit value, as ``_encode`` gives them (3x faster)."""
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
+
+
 def _encode(value: int) -> str:
+    """The digits one at a time: the reference the C path (``_digits``) is tested against."""
     chars = []
     for _ in range(_BODY_LEN):
         chars.append(_ALPHABET[value & 31])
@@ -81,10 +121,7 @@ def new_id(prefix: str) -> str:
     """A new id such as ``msg_01jd3x...``; the prefix says what the object is."""
     if prefix not in PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
-    return f"{prefix}_{_encode(_uuid7_int())}"
-
-
-_FROM_BASE32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
+    return f"{prefix}_{_digits(_uuid7_int())}"
 
 
 def new_ids(prefix: str, count: int) -> list[str]:

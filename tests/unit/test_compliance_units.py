@@ -73,3 +73,35 @@ def test_cache_keeps_the_newer_matcher_and_bounds_its_size() -> None:
     cache.get("global")  # global is now the most recently used
     cache.put("ten_b", 1, old, now=0.0)
     assert cache.revision("ten_a") is None and cache.revision("global") == 5
+
+
+def test_fresh_pairs_last_until_the_first_scope_is_due() -> None:
+    cache = MatcherCache(refresh_secs=1.0)
+    glob, own = Matcher.build([Word("x", "spam")]), Matcher.build([])
+    assert cache.fresh("ten_a", now=10.0) is None  # nothing known yet: the slow path
+    cache.put("global", 1, glob, now=10.0)
+    cache.put("ten_a", 0, own, now=10.4)
+    assert cache.remember("ten_a", ["global", "ten_a"]) == [glob, own]
+    assert cache.fresh("ten_a", now=10.9) == [glob, own]
+    # Fresh exactly while due() finds nothing: global is due at 11.0, so the pair is too.
+    assert cache.due(["global", "ten_a"], now=11.0) == ["global"]
+    assert cache.fresh("ten_a", now=11.0) is None
+    assert cache.fresh(None, now=10.5) is None  # the global list alone is its own entry
+
+
+def test_fresh_pairs_are_dropped_when_a_list_changes() -> None:
+    cache = MatcherCache(refresh_secs=60.0)
+    glob, own, newer = Matcher.build([]), Matcher.build([]), Matcher.build([Word("y", "spam")])
+    cache.put("global", 1, glob, now=0.0)
+    for tenant in ("ten_a", "ten_b"):
+        cache.put(tenant, 0, own, now=0.0)
+        cache.remember(tenant, ["global", tenant])
+    cache.remember(None, ["global"])
+    cache.expire("ten_a")  # a change of one tenant's list: only its pair goes
+    assert cache.fresh("ten_a", now=1.0) is None
+    assert cache.fresh("ten_b", now=1.0) == [glob, own]
+    cache.put("global", 2, newer, now=1.0)  # a rebuilt global list: every pair goes
+    assert cache.fresh("ten_b", now=1.0) is None and cache.fresh(None, now=1.0) is None
+    cache.remember("ten_b", ["global", "ten_b"])
+    cache.expire("global")
+    assert cache.fresh("ten_b", now=1.0) is None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import random
 from pathlib import Path
 
 import pytest
 
-from hongyan import errors
+from hongyan import errors, ids
 from hongyan.config import Settings, normalize_database_url
 from hongyan.ids import id_time_ms, looks_like, new_id
 from hongyan.kit import signing
@@ -20,6 +22,26 @@ def test_ids_sort_by_time_and_are_unique() -> None:
     assert id_time_ms(ids[-1]) >= id_time_ms(ids[0])
     with pytest.raises(ValueError):
         new_id("zzz")
+
+
+def test_id_digits_are_the_reference_encoding() -> None:
+    rng = random.Random(3)
+    values = [0, 1, (1 << 128) - 1] + [rng.getrandbits(128) for _ in range(2_000)]
+    assert all(ids._digits(v) == ids._encode(v) for v in values)
+
+
+def test_a_forked_child_draws_its_own_randomness() -> None:
+    new_id("msg")  # the parent holds unused random bytes now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report how many buffered bytes it inherited, then leave
+        os.write(write, str(len(ids._noise)).encode())
+        os._exit(0)
+    os.close(write)
+    inherited = os.read(read, 32)
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert inherited == b"0" and len(ids._noise) > 0
 
 
 @pytest.mark.parametrize(

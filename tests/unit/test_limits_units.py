@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hongyan.limits.backend import OK, Batch, Check, Reservation, Window
+from hongyan.limits.backend import OK, RATE, Batch, Check, Reservation, Window
 from hongyan.limits.memory import SWEEP_EVERY_MS, MemoryLimiter
 from hongyan.limits.policy import DEFAULT_RULES, Rule, parse_rules, window_name
 from hongyan.limits.redis_backend import hit_arguments
@@ -69,3 +69,58 @@ async def test_memory_forgets_what_expired() -> None:
     assert await limiter.hit(_batch([Check(None)], now=later)) == [OK]
     assert set(limiter._logs) <= {"r"} and set(limiter._counters) == {"d", "m"}
     assert limiter._counters["d"].value == 1
+
+
+def _token_batch(token: str, checks: list[Check], now: int, rate: int | None = None) -> Batch:
+    return Batch(token, tuple(checks), "r", rate, "d", None, "m", None, now)
+
+
+async def test_memory_keys_first_hit_by_one_batch_share_one_log() -> None:
+    # The S5 shape: a million numbers each hit once a day must not cost a log object each.
+    limiter = MemoryLimiter()
+    day = (Window(86_400_000, 2),)
+    checks = [Check(f"n{i}", day) for i in range(100)]
+    assert await limiter.hit(_token_batch("t1", checks, now=0)) == [OK] * 100
+    assert len({id(log) for log in limiter._logs.values()}) == 1
+    # A second hit on one key gives it a log of its own; the others keep theirs unchanged.
+    assert await limiter.hit(_token_batch("t2", [checks[0], checks[0]], now=10)) == [OK, 1]
+    assert limiter._logs["n0"].times == (0, 10) and limiter._logs["n1"].times == (0,)
+    assert await limiter.hit(_token_batch("t3", [checks[1]], now=20)) == [OK]
+    assert await limiter.hit(_token_batch("t4", [checks[0], checks[1], checks[2]], now=30)) == [
+        1,
+        1,
+        OK,
+    ]
+
+
+async def test_memory_release_gives_back_one_batchs_hits_only() -> None:
+    limiter = MemoryLimiter()
+    day = (Window(86_400_000, 3),)
+    a, b = Check("a", day), Check("b", day)
+    first = _token_batch("t1", [a, b], now=0)
+    second = _token_batch("t2", [a, a, b], now=5)
+    assert await limiter.hit(first) == [OK, OK]
+    results = await limiter.hit(second)
+    assert results == [OK, OK, OK]
+    await limiter.release(Reservation.of(second, results))
+    assert limiter._logs["a"].times == (0,) and limiter._logs["b"].tokens == ("t1",)
+    await limiter.release(Reservation.of(second, results))  # nothing of it is left to give
+    assert limiter._logs["a"].times == (0,)
+    await limiter.release(Reservation.of(first, [OK, OK]))
+    assert "a" not in limiter._logs and "b" not in limiter._logs  # empty logs are dropped
+    assert await limiter.hit(_token_batch("t3", [a, a, a, a], now=9)) == [OK, OK, OK, 1]
+
+
+async def test_memory_request_rate_of_zero_refuses_every_request() -> None:
+    limiter = MemoryLimiter()
+    assert await limiter.hit(_token_batch("t1", [Check(None)], now=0, rate=0)) == [RATE]
+    assert await limiter.hit(_token_batch("t2", [Check(None)], now=0, rate=1)) == [OK]
+    assert await limiter.hit(_token_batch("t3", [Check(None)], now=999, rate=1)) == [RATE]
+    assert await limiter.hit(_token_batch("t4", [Check(None)], now=1_000, rate=1)) == [OK]
+
+
+async def test_memory_window_of_zero_refuses_even_a_first_hit() -> None:
+    limiter = MemoryLimiter()
+    closed = Check("a", (Window(60_000, 0),))
+    assert await limiter.hit(_token_batch("t1", [closed], now=0)) == [1]
+    assert "a" not in limiter._logs

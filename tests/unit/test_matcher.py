@@ -244,3 +244,9 @@ def test_spaced_latin_word_is_caught(word: str, sep: str, edge: str) -> None:
     written = sep.join(word.upper())
     text = edge + written + edge
     assert written in spans(text, word)
+
+
+@pytest.mark.parametrize("text", [text for text, _, _ in EVASIONS] + ["普通的通知短信", ""])
+def test_find_with_the_text_normalized_by_the_caller_finds_the_same(text: str) -> None:
+    # scan() normalizes a text once for the global and the tenant matcher.
+    assert DEFAULT.find(text, normalized=normalize(text)) == DEFAULT.find(text)

@@ -183,6 +183,36 @@ def test_render_substitutes_and_records_spans() -> None:
     assert rendered.variable_at(6, 7) == "order" and rendered.variable_at(2, 4) is None
 
 
+def test_repeated_renders_are_served_from_the_memo() -> None:
+    tpl = template("${name}您好,积分${points}")
+    first = render(tpl, {"name": "王", "points": "120"})
+    assert render(tpl, {"name": "王", "points": "120"}) is first  # the send path's second call
+    assert render(tpl, {"name": "李", "points": "120"}).text == "李您好,积分120"
+
+
+def test_a_template_changed_in_place_is_rendered_afresh() -> None:
+    tpl = template("${v}", v={"type": "text"})
+    assert render(tpl, {"v": "ab"}).text == "ab"
+    tpl.variables = {"v": {"type": "digits"}}
+    assert render_error(tpl, {"v": "ab"}) == ("PARAM_INVALID", "params.v")
+    tpl.variables = {"v": {"type": "letters"}}
+    tpl.content = "码${v}"
+    assert render(tpl, {"v": "ab"}).text == "码ab"
+    tpl.kind = "verification"  # a code has 4-6 characters
+    assert render_error(tpl, {"v": "ab"}) == ("PARAM_VERIFICATION_CODE_INVALID", "params.v")
+    link = template("${v}")
+    assert render(link, {"v": "t.cn/abc"}, allowed_domains=["t.cn"]).text == "t.cn/abc"
+    assert render_error(link, {"v": "t.cn/abc"}) == ("PARAM_CONTAINS_URL", "params.v")
+
+
+def test_refusals_are_raised_every_time() -> None:
+    tpl = template("${a}${b}")
+    for _ in range(2):
+        assert render_error(tpl, {"a": "1"}) == ("PARAM_MISSING", "params.b")
+        assert render_error(tpl, {"a": "1", "b": "2", "c": "3"}) == ("PARAM_UNKNOWN", "params.c")
+    assert render(tpl, {"a": "1", "b": "2"}).text == "12"
+
+
 def test_values_are_not_substituted_again() -> None:
     assert render(template("${a}"), {"a": "${a}"}).text == "${a}"
 
@@ -272,6 +302,12 @@ def test_a_value_completing_a_link_is_checked() -> None:
     assert ok.text == "点击 https://m.example.com/a 领取"
     path = template("https://example.com/o/${id}")
     assert render(path, {"id": "42"}, allowed_domains=["example.com"]).text.endswith("/o/42")
+    # Values with no dot and no "://" skip the link search, the text they land in does not.
+    assert render_error(tpl, {"host": "evil"}) == ("PARAM_CONTAINS_URL", "params.host")
+    bare = template("去 ${site}.com/x 领取")
+    assert render_error(bare, {"site": "evil"}) == ("PARAM_CONTAINS_URL", "params.site")
+    www = template("去 www.${site}/x 领取")
+    assert render_error(www, {"site": "evil"}) == ("PARAM_CONTAINS_URL", "params.site")
 
 
 # --- links ------------------------------------------------------------------------------------

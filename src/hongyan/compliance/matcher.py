@@ -195,11 +195,17 @@ class Matcher:
     def __len__(self) -> int:
         return sum(len(p.words) for p in self._patterns)
 
-    def find(self, text: str) -> list[Hit]:
-        """Return every occurrence of every listed word, ordered by position."""
+    def find(self, text: str, *, normalized: str | None = None) -> list[Hit]:
+        """Return every occurrence of every listed word, ordered by position.
+
+        ``normalized`` is ``normalize(text)`` when the caller has it already (one text
+        scanned by several matchers); it must be exactly that.
+        """
         if self._automaton is None:
             return []
-        matches = self._automaton.find_matches_as_indexes(normalize(text), overlapping=True)
+        if normalized is None:
+            normalized = normalize(text)
+        matches = self._automaton.find_matches_as_indexes(normalized, overlapping=True)
         if not matches:
             return []
         origin = _origins(text)

@@ -55,10 +55,11 @@ async def scan(
     session: AsyncSession, *, ctx: AppContext, tenant_id: str | None, text: str
 ) -> list[Hit]:
     """Hits of the global list plus the tenant's own list (tenant_id None: global only)."""
-    hits = [
-        hit for m in await matchers(session, ctx=ctx, tenant_id=tenant_id) for hit in m.find(text)
-    ]
-    hits.sort(key=lambda h: (h.start, h.end, h.category, h.word))
+    found = await matchers(session, ctx=ctx, tenant_id=tenant_id)
+    normalized = normalize(text)  # once for both lists, not once per matcher
+    hits = [hit for m in found for hit in m.find(text, normalized=normalized)]
+    if len(hits) > 1:
+        hits.sort(key=lambda h: (h.start, h.end, h.category, h.word))
     return hits
 
 
@@ -67,8 +68,11 @@ async def matchers(
 ) -> list[Matcher]:
     """The compiled global matcher and, for a tenant, its own; rebuilt only when a list changed."""
     cache = cache_of(ctx.caches, ctx.settings.compliance_refresh_secs)
-    scopes = [GLOBAL_SCOPE] if tenant_id is None else [GLOBAL_SCOPE, tenant_id]
     now = monotonic()
+    found = cache.fresh(tenant_id, now)  # the usual case: no list is due for a check
+    if found is not None:
+        return found
+    scopes = [GLOBAL_SCOPE] if tenant_id is None else [GLOBAL_SCOPE, tenant_id]
     due = cache.due(scopes, now)
     if due:
         # The revisions are read BEFORE the words: a change committed in between then makes
@@ -83,7 +87,7 @@ async def matchers(
                 cache.confirm(scope, now)
             else:
                 cache.put(scope, revision, await _build(session, scope), now)
-    return [cache.get(scope) for scope in scopes]
+    return cache.remember(tenant_id, scopes)
 
 
 async def _build(session: AsyncSession, scope: str) -> Matcher:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import structlog
 
@@ -54,9 +54,11 @@ class Window:
     max: int
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One item: the log it is counted in, or None when it is exempt (whitelisted, no rule)."""
+class Check(NamedTuple):
+    """One item: the log it is counted in, or None when it is exempt (whitelisted, no rule).
+
+    A NamedTuple (immutable, like the dataclasses here) because one is made per recipient.
+    """
 
     key: str | None
     windows: tuple[Window, ...] = ()
@@ -93,10 +95,11 @@ class Reservation:
     def of(cls, batch: Batch, results: Sequence[int]) -> Reservation:
         """The reservation of a batch, given what ``hit`` answered."""
         accepted = [i for i, r in enumerate(results) if r == OK]
+        checks, token = batch.checks, batch.token
         logs = tuple(
-            (key, batch.member(i))
+            (key, f"{token}:{i}")  # batch.member(i), without a call per item
             for i in accepted
-            if (key := batch.checks[i].key) is not None and batch.checks[i].windows
+            if (key := checks[i].key) is not None and checks[i].windows
         )
         counters = (batch.day_key, batch.month_key) if accepted else ()
         return cls(logs, counters, len(accepted))

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Literal
+from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from prometheus_client import Counter
@@ -41,9 +41,11 @@ LIMITS_HIT = Counter("hongyan_limits_hit_total", "Messages refused by a limit", 
 _LIMIT_NAMES = {RATE: "rate", DAY_CAP: "daily_cap", MONTH_CAP: "monthly_cap"}
 
 
-@dataclass(frozen=True, slots=True)
-class LimitItem:
-    """One message to check: its number (E.164), kind, sign name and template id."""
+class LimitItem(NamedTuple):
+    """One message to check: its number (E.164), kind, sign name and template id.
+
+    Immutable; a NamedTuple because the send path makes one per recipient.
+    """
 
     msisdn: str
     kind: Literal["verification", "notification", "marketing"]
@@ -113,7 +115,7 @@ def _batch(
     day_key, month_key = cap_keys(key_prefix, policy.tenant_id, local)
     return Batch(
         token=uuid.uuid4().hex,
-        checks=tuple(_check(base, policy, item) for item in items),
+        checks=_checks(base, policy, items),
         rate_key=f"{base}r",
         rate_per_sec=policy.rate_per_sec,
         day_key=day_key,
@@ -124,15 +126,25 @@ def _batch(
     )
 
 
-def _check(base: str, policy: Policy, item: LimitItem) -> Check:
-    windows = policy.windows[item.kind]
-    if not windows or item.msisdn in policy.whitelist:
-        return Check(None)
-    # Verification counts per sign (Aliyun's rule); the other kinds per template. The number
-    # comes before the free-form part, and E.164 has no ':', so keys never run together.
-    if item.kind == "verification":
-        return Check(f"{base}f:v:{item.msisdn}:{item.sign}", windows)
-    return Check(f"{base}f:{item.kind[0]}:{item.msisdn}:{item.template_id}", windows)
+_EXEMPT = Check(None)
+
+
+def _checks(base: str, policy: Policy, items: Sequence[LimitItem]) -> tuple[Check, ...]:
+    """The check of every item, in order (one loop: this runs once per recipient)."""
+    windows_of, whitelist = policy.windows, policy.whitelist
+    checks: list[Check] = []
+    for msisdn, kind, sign, template_id in items:
+        windows = windows_of[kind]
+        if not windows or msisdn in whitelist:
+            checks.append(_EXEMPT)
+        # Verification counts per sign (Aliyun's rule); the other kinds per template. The
+        # number comes before the free-form part, and E.164 has no ':', so keys never run
+        # together.
+        elif kind == "verification":
+            checks.append(Check(f"{base}f:v:{msisdn}:{sign}", windows))
+        else:
+            checks.append(Check(f"{base}f:{kind[0]}:{msisdn}:{template_id}", windows))
+    return tuple(checks)
 
 
 def _error(policy: Policy, item: LimitItem, result: int, local: datetime) -> HongyanError:

@@ -4,15 +4,26 @@ A batch is checked and recorded under a lock with no ``await`` inside, so neithe
 of the event loop nor other threads can interleave with it. Logs and counters carry an expiry
 like their Redis twins and are swept once a minute, so memory follows the traffic of the last
 day rather than growing forever.
+
+Memory: a campaign leaves one log per number and template for a day, so a log must be small.
+A log is an immutable ``_Log`` of plain tuples (its hits' times, and the token of the batch
+that recorded each), and every key that a batch gives its first hit shares ONE such log
+object, whose values are the batch's own: a number hit once a day costs its key and a dict
+slot (~180 bytes), not ~550 bytes of objects per hit. A log that gets a second hit gets a
+log of its own.
+
+Release gives back "the hit recorded for member token:index": the first hit of that key with
+that batch token. Every hit of one batch has the batch's time, so which of a batch's hits on
+one key goes back cannot change any count.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from bisect import bisect_left, insort
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from hongyan.limits.backend import (
     DAY_CAP,
@@ -31,37 +42,74 @@ from hongyan.limits.backend import (
 SWEEP_EVERY_MS = 60_000
 
 
-@dataclass(slots=True)
-class _Log:
-    """Hits of one key as (time ms, member), oldest first."""
+class _Log(NamedTuple):
+    """Hits of one key: times (ms) and the batch tokens that recorded them, pairwise."""
 
-    entries: list[tuple[int, str]] = field(default_factory=list)
-    expires_ms: int = 0
+    expires_ms: int
+    times: tuple[int, ...]
+    tokens: tuple[str, ...]
 
-    def trim(self, oldest_kept_ms: int) -> None:
-        """Forget hits earlier than ``oldest_kept_ms``."""
-        del self.entries[: bisect_left(self.entries, (oldest_kept_ms,))]
 
-    def count_after(self, bound_ms: int) -> int:
-        """Hits later than ``bound_ms``."""
-        return len(self.entries) - bisect_left(self.entries, (bound_ms + 1,))
+def _trimmed(log: _Log, bound_ms: int) -> _Log | None:
+    """The log without hits at or before ``bound_ms`` (None when none is left)."""
+    times = log.times
+    if min(times) > bound_ms:
+        return log
+    kept = [i for i, at in enumerate(times) if at > bound_ms]
+    if not kept:
+        return None
+    return _Log(log.expires_ms, tuple(times[i] for i in kept), tuple(log.tokens[i] for i in kept))
 
-    def first_full(self, now: int, windows: Sequence[Window]) -> int:
-        """The 1-based number of the first window already holding its maximum, or 0."""
-        for number, window in enumerate(windows, 1):
-            if self.count_after(now - window.ms) >= window.max:
-                return number
-        return 0
 
-    def add(self, now: int, member: str, ttl_ms: int) -> None:
-        insort(self.entries, (now, member))
-        self.expires_ms = max(self.expires_ms, now + ttl_ms)
+def _first_full(log: _Log | None, windows: Sequence[Window], now: int) -> int:
+    """The 1-based number of the first window already holding its maximum, or 0."""
+    times = log.times if log is not None else ()
+    for number, window in enumerate(windows, 1):
+        bound = now - window.ms
+        if sum(1 for at in times if at > bound) >= window.max:
+            return number
+    return 0
+
+
+def _without(log: _Log, token: str) -> _Log | None:
+    """The log less the first hit recorded by the batch ``token`` (None when empty)."""
+    try:
+        index = log.tokens.index(token)
+    except ValueError:
+        return log
+    if len(log.times) == 1:
+        return None
+    times, tokens = log.times, log.tokens
+    return _Log(
+        log.expires_ms, times[:index] + times[index + 1 :], tokens[:index] + tokens[index + 1 :]
+    )
 
 
 @dataclass(slots=True)
 class _Counter:
     value: int
     expires_ms: int
+
+
+class _Recorder:
+    """One batch's hits: the log shared by keys it hits first, per window length."""
+
+    __slots__ = ("_firsts", "now", "token")
+
+    def __init__(self, now: int, token: str) -> None:
+        self.now = now
+        self.token = token
+        self._firsts: dict[int, _Log] = {}
+
+    def added(self, log: _Log | None, ttl_ms: int) -> _Log:
+        """``log`` with this batch's hit added (a shared log when it is the key's first)."""
+        if log is None:
+            first = self._firsts.get(ttl_ms)
+            if first is None:
+                first = self._firsts[ttl_ms] = _Log(self.now + ttl_ms, (self.now,), (self.token,))
+            return first
+        expires = max(log.expires_ms, self.now + ttl_ms)
+        return _Log(expires, (*log.times, self.now), (*log.tokens, self.token))
 
 
 class MemoryLimiter:
@@ -81,23 +129,25 @@ class MemoryLimiter:
             return self._hit(batch, now)
 
     def _hit(self, batch: Batch, now: int) -> list[int]:
+        recorder = _Recorder(now, batch.token)
         if batch.rate_per_sec is not None:
-            rate = self._log(batch.rate_key)
-            rate.trim(now - RATE_WINDOW_MS + 1)
-            if len(rate.entries) >= batch.rate_per_sec:
+            rate = self._current(batch.rate_key, now - RATE_WINDOW_MS)
+            if (len(rate.times) if rate is not None else 0) >= batch.rate_per_sec:
                 return [RATE] * len(batch.checks)
-            rate.add(now, batch.token, RATE_TTL_MS)
+            self._logs[batch.rate_key] = recorder.added(rate, RATE_TTL_MS)
         day_used = self._value(batch.day_key, now)
         month_used = self._value(batch.month_key, now)
         accepted = 0
         results: list[int] = []
-        for index, check in enumerate(batch.checks):
+        longest_of: tuple[tuple[Window, ...], int] = ((), 0)  # the last windows seen
+        for key, windows in batch.checks:
             result, log, longest = OK, None, 0
-            if check.key is not None and check.windows:
-                longest = max(w.ms for w in check.windows)
-                log = self._log(check.key)
-                log.trim(now - longest + 1)
-                result = log.first_full(now, check.windows)
+            if key is not None and windows:
+                if windows is not longest_of[0]:  # items of one kind share their windows
+                    longest_of = (windows, max(w.ms for w in windows))
+                longest = longest_of[1]
+                log = self._current(key, now - longest)
+                result = _first_full(log, windows, now)
             if result == OK:
                 if batch.day_cap is not None and day_used + accepted >= batch.day_cap:
                     result = DAY_CAP
@@ -105,13 +155,25 @@ class MemoryLimiter:
                     result = MONTH_CAP
             if result == OK:
                 accepted += 1
-                if log is not None:
-                    log.add(now, batch.member(index), longest)
+                if key is not None and windows:
+                    self._logs[key] = recorder.added(log, longest)
             results.append(result)
         if accepted:
             self._add(batch.day_key, accepted, now, DAY_TTL_MS)
             self._add(batch.month_key, accepted, now, MONTH_TTL_MS)
         return results
+
+    def _current(self, key: str, bound_ms: int) -> _Log | None:
+        """The key's log without the hits at or before ``bound_ms`` (kept so), or None."""
+        log = self._logs.get(key)
+        if log is None:
+            return None
+        trimmed = _trimmed(log, bound_ms)
+        if trimmed is None:
+            del self._logs[key]
+        elif trimmed is not log:
+            self._logs[key] = trimmed
+        return trimmed
 
     async def release(self, reservation: Reservation) -> None:
         """Give back the hits of a reservation."""
@@ -120,10 +182,11 @@ class MemoryLimiter:
                 log = self._logs.get(key)
                 if log is None:
                     continue
-                for position, (_, recorded) in enumerate(log.entries):
-                    if recorded == member:
-                        del log.entries[position]
-                        break
+                left = _without(log, member.rpartition(":")[0])
+                if left is None:
+                    del self._logs[key]
+                else:
+                    self._logs[key] = left
             for key in reservation.counters:
                 counter = self._counters.get(key)
                 if counter is not None:
@@ -137,12 +200,6 @@ class MemoryLimiter:
 
     async def aclose(self) -> None:
         """Nothing to release."""
-
-    def _log(self, key: str) -> _Log:
-        log = self._logs.get(key)
-        if log is None:
-            log = self._logs[key] = _Log()
-        return log
 
     def _value(self, key: str, now: int) -> int:
         counter = self._counters.get(key)

@@ -4,15 +4,21 @@ Checks, in this order, each with its catalog code naming the variable (field ``p
 PARAM_MISSING, PARAM_UNKNOWN, then per variable in order of use PARAM_CONTAINS_URL,
 PARAM_VERIFICATION_CODE_INVALID and PARAM_INVALID. The sensitive-word check of the rendered
 text needs the database and lives in ``templates.service.render_checked``.
+
+Cost: the send path calls ``render`` once per recipient to check the params, then
+``render_checked`` renders the same params again before scanning; a small memo of recent
+successful renders answers the second call (and popular params sets) with one dict lookup.
+Refusals are never memoized: they are computed, and raised, every time.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from hongyan import errors
 from hongyan.compliance.matcher import Hit
@@ -31,9 +37,11 @@ _DATE = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """Where a variable's value landed in the rendered text (end exclusive)."""
+class Span(NamedTuple):
+    """Where a variable's value landed in the rendered text (end exclusive); immutable.
+
+    A NamedTuple because every render makes one per variable (a frozen dataclass costs 2x).
+    """
 
     name: str
     start: int
@@ -84,7 +92,16 @@ def _type_ok(kind: str, value: str) -> bool:
     return True
 
 
+def _may_hold_link(text: str) -> bool:
+    """False when ``find_links`` cannot find anything: every link has a "." or "://"."""
+    # A scheme link needs "://"; a bare or www. host needs a dot before its TLD. Most
+    # values (names, amounts, codes) have neither, and the regex is then skipped.
+    return "." in text or "://" in text
+
+
 def _check_links(name: str, value: str, allowed: Sequence[str]) -> None:
+    if not _may_hold_link(value):
+        return
     for link in find_links(value):
         if not host_allowed(link.host, allowed):
             raise errors.PARAM_CONTAINS_URL(field=f"params.{name}", name=name, host=link.host)
@@ -100,7 +117,9 @@ def check_value(
         raise errors.PARAM_VERIFICATION_CODE_INVALID(field=field, name=name)
     if not value.strip():
         raise errors.PARAM_INVALID(field=field, name=name, reason="it is empty")
-    if any(not ch.isprintable() and ch != "\n" for ch in value):
+    # isprintable() of the whole value is one C call; only a value failing it is looked at
+    # character by character (a newline is allowed).
+    if not value.isprintable() and any(not ch.isprintable() and ch != "\n" for ch in value):
         raise errors.PARAM_INVALID(field=field, name=name, reason="it has control characters")
     type_ = rule.get("type", "text")
     if not _type_ok(type_, value):
@@ -112,31 +131,109 @@ def check_value(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """What rendering needs of a content, computed once per distinct content."""
+
+    parsed: Parsed
+    used: tuple[str, ...]  # distinct variable names in order of first use
+
+
+@lru_cache(maxsize=4096)
+def _compiled(content: str) -> _Compiled:
+    parsed = parse(content)
+    return _Compiled(parsed, tuple(parsed.variables))
+
+
+# Recent successful renders: (template's id, content, kind, international, variable rules,
+# allowed domains, params) -> Rendered. Started over when full, like a generation cache.
+_MEMO_ENTRIES = 4096
+_memo: dict[Hashable, Rendered] = {}
+
+
+class _Source(NamedTuple):
+    """What a render reads of a template (read once: ORM attributes cost a call each)."""
+
+    id: str
+    content: str
+    kind: str
+    international: bool
+    variables: Mapping[str, Mapping[str, Any]]
+
+
+def _freeze(value: Any) -> Hashable:
+    """A hashable copy of JSON-like data (dicts, lists, scalars) for a memo key."""
+    if isinstance(value, Mapping):  # equal dicts give equal sets, in any order
+        return frozenset((k, _freeze(v)) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value  # type: ignore[no-any-return]
+
+
 def render(
     template: Template, params: Mapping[str, str], *, allowed_domains: Sequence[str] = ()
 ) -> Rendered:
     """Substitute ``${var}`` with params after checking every value (see the module docstring)."""
-    parsed = parse(template.content)
-    used = parsed.variables
+    source = _Source(
+        template.id,
+        template.content,
+        template.kind,
+        template.international,
+        template.variables or {},
+    )
+    # Every input of a render is in the key, so a template changed in place (same id, other
+    # content or rules) is rendered afresh rather than served its old text.
+    key = (
+        source.id,
+        source.content,
+        source.kind,
+        source.international,
+        _freeze(source.variables) if source.variables else None,
+        tuple(allowed_domains),
+        tuple(params.items()),
+    )
+    try:
+        done = _memo.get(key)
+    except TypeError:  # a value that is not a string (a caller bypassing the schemas)
+        return _render(source, params, allowed_domains)
+    if done is None:
+        done = _render(source, params, allowed_domains)
+        if len(_memo) >= _MEMO_ENTRIES:
+            _memo.clear()
+        _memo[key] = done
+    return done
+
+
+def _render(source: _Source, params: Mapping[str, str], allowed: Sequence[str]) -> Rendered:
+    compiled = _compiled(source.content)
+    used = compiled.used
+    # Every variable given and nothing else (the usual case) needs neither loop below.
+    if len(params) != len(used) or any(name not in params for name in used):
+        _check_names(used, params)
+    rules = source.variables
+    for name in used:
+        check_value(
+            name,
+            params[name],
+            kind=source.kind,
+            rule=rules.get(name, {}),
+            allowed=allowed,
+        )
+    text, spans = _substitute(compiled.parsed, params)
+    rendered = Rendered(text, source.id, source.kind, source.international, spans)
+    if _may_hold_link(text):
+        _check_joined_links(rendered, allowed)
+    return rendered
+
+
+def _check_names(used: Sequence[str], params: Mapping[str, str]) -> None:
+    """PARAM_MISSING for the first variable not given, else PARAM_UNKNOWN for an extra one."""
     for name in used:
         if name not in params:
             raise errors.PARAM_MISSING(field=f"params.{name}", name=name)
     for name in sorted(params):
         if name not in used:
             raise errors.PARAM_UNKNOWN(field=f"params.{name}", name=name)
-    rules: Mapping[str, Mapping[str, Any]] = template.variables or {}
-    for name in used:
-        check_value(
-            name,
-            params[name],
-            kind=template.kind,
-            rule=rules.get(name, {}),
-            allowed=allowed_domains,
-        )
-    text, spans = _substitute(parsed, params)
-    rendered = Rendered(text, template.id, template.kind, template.international, spans)
-    _check_joined_links(rendered, allowed_domains)
-    return rendered
 
 
 def _substitute(parsed: Parsed, params: Mapping[str, str]) -> tuple[str, tuple[Span, ...]]:
