@@ -130,11 +130,8 @@ class MemoryLimiter:
 
     def _hit(self, batch: Batch, now: int) -> list[int]:
         recorder = _Recorder(now, batch.token)
-        if batch.rate_per_sec is not None:
-            rate = self._current(batch.rate_key, now - RATE_WINDOW_MS)
-            if (len(rate.times) if rate is not None else 0) >= batch.rate_per_sec:
-                return [RATE] * len(batch.checks)
-            self._logs[batch.rate_key] = recorder.added(rate, RATE_TTL_MS)
+        if not self._let_through(batch, now, recorder):
+            return [RATE] * len(batch.checks)
         day_used = self._value(batch.day_key, now)
         month_used = self._value(batch.month_key, now)
         accepted = 0
@@ -162,6 +159,16 @@ class MemoryLimiter:
             self._add(batch.day_key, accepted, now, DAY_TTL_MS)
             self._add(batch.month_key, accepted, now, MONTH_TTL_MS)
         return results
+
+    def _let_through(self, batch: Batch, now: int, recorder: _Recorder) -> bool:
+        """Count the request against the tenant's rate, unless that refuses it (False)."""
+        if batch.rate_per_sec is None:
+            return True
+        rate = self._current(batch.rate_key, now - RATE_WINDOW_MS)
+        if (len(rate.times) if rate is not None else 0) >= batch.rate_per_sec:
+            return False
+        self._logs[batch.rate_key] = recorder.added(rate, RATE_TTL_MS)
+        return True
 
     def _current(self, key: str, bound_ms: int) -> _Log | None:
         """The key's log without the hits at or before ``bound_ms`` (kept so), or None."""
