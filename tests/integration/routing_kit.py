@@ -116,6 +116,15 @@ async def add_route(ctx: AppContext, connector_id: str, **fields: Any) -> str:
     return row.id
 
 
+async def add_tenant_connector(
+    ctx: AppContext, tenant_id: str, kind: str, settings: dict[str, Any], *, priority: int
+) -> str:
+    """A connector and a route to it for one tenant only; the connector's id."""
+    connector_id = await add_connector(ctx, kind=kind, **settings)
+    await add_route(ctx, connector_id, priority=priority, tenant_ids=[tenant_id])
+    return connector_id
+
+
 def sms(
     tenant_id: str,
     msisdn: str = "+8613800138000",

@@ -9,7 +9,6 @@ tests/e2e/test_bind_takeover.py.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -28,11 +27,12 @@ from hongyan.routing import binds
 from hongyan.routing import service as routing
 from hongyan.routing.binds import Seen
 from hongyan.routing.manager import get_manager
-from hongyan.routing.schemas import ConnectorCreate, ConnectorUpdate, RouteCreate
+from hongyan.routing.schemas import ConnectorUpdate
 from hongyan.worker import dispatcher
 from tests.conftest import POSTGRES_URL, make_tenant
 from tests.factories import make_messages
 from tests.fresh_db import fresh_database
+from tests.integration.routing_kit import add_tenant_connector
 from tests.smpp.peers import PASSWORD, Smsc, eventually
 
 smpp34 = pytest.importorskip("smpp34")
@@ -78,31 +78,7 @@ async def smpp_connector(
     """An SMPP connector to 127.0.0.1:port and a route to it for the tenant; its id."""
     settings = {"host": "127.0.0.1", "port": port, "system_id": "hongyan", "password": "pw"}
     settings |= {"reconnect_min_secs": 0.05, "connect_timeout_secs": 2} | extra
-    return await _connector(ctx, tenant_id, "smpp", settings, priority)
-
-
-async def _connector(
-    ctx: AppContext, tenant_id: str, kind: str, settings: dict[str, Any], priority: int
-) -> str:
-    async with ctx.db.session() as session:
-        row = await routing.create_connector(
-            session,
-            ctx=ctx,
-            actor=CLI_ACTOR,
-            req=ConnectorCreate(name=f"c-{secrets.token_hex(4)}", kind=kind, settings=settings),
-        )
-        await routing.create_route(
-            session,
-            ctx=ctx,
-            actor=CLI_ACTOR,
-            req=RouteCreate(
-                name=f"r-{secrets.token_hex(4)}",
-                connector_id=row.id,
-                priority=priority,
-                tenant_ids=[tenant_id],
-            ),
-        )
-    return row.id
+    return await add_tenant_connector(ctx, tenant_id, "smpp", settings, priority=priority)
 
 
 async def leases(ctx: AppContext) -> list[ConnectorBindLease]:
@@ -252,7 +228,9 @@ async def test_an_owner_that_cannot_bind_makes_everyone_fail_over(
     assert PASSWORD != "pw"
     try:
         x = await smpp_connector(a, tenant, smsc.port, priority=10)
-        backup = await _connector(a, tenant, "simulator", {"receipt_delay_ms": 600_000}, 20)
+        backup = await add_tenant_connector(
+            a, tenant, "simulator", {"receipt_delay_ms": 600_000}, priority=20
+        )
         await dispatcher.dispatch_once(a)
         await until_leases(a, lambda ls: len(ls) == 1)
         await dispatcher.dispatch_once(b)
@@ -284,7 +262,9 @@ async def test_messages_pinned_to_a_disabled_connector_are_freed(
     assert tenant
     async with SmscPeer() as peer:
         x = await smpp_connector(a, tenant, peer.port, priority=10)
-        backup = await _connector(a, tenant, "simulator", {"receipt_delay_ms": 600_000}, 20)
+        backup = await add_tenant_connector(
+            a, tenant, "simulator", {"receipt_delay_ms": 600_000}, priority=20
+        )
         await dispatcher.dispatch_once(a)
         await until_leases(a, lambda ls: len(ls) == 1 and ls[0].bound)
         async with a.db.session() as session:

@@ -27,11 +27,12 @@ from hongyan.models import Message, utcnow
 from hongyan.routing import service as routing
 from hongyan.routing.health import get_health
 from hongyan.routing.manager import get_manager
-from hongyan.routing.schemas import ConnectorCreate, ConnectorUpdate, RouteCreate
+from hongyan.routing.schemas import ConnectorUpdate
 from hongyan.worker import dispatcher
 from tests.conftest import BACKENDS, make_tenant
 from tests.factories import make_messages
 from tests.fresh_db import fresh_database
+from tests.integration.routing_kit import add_tenant_connector
 from tests.smpp.peers import Proxy, Smsc, eventually
 
 smpp34 = pytest.importorskip("smpp34")
@@ -74,30 +75,6 @@ async def _nothing_left(fctx: AppContext) -> AsyncIterator[None]:
     await get_manager(fctx).close_all()
 
 
-async def connector(
-    ctx: AppContext, tenant_id: str, kind: str, settings: dict[str, Any], *, priority: int
-) -> str:
-    async with ctx.db.session() as session:
-        row = await routing.create_connector(
-            session,
-            ctx=ctx,
-            actor=CLI_ACTOR,
-            req=ConnectorCreate(name=f"f-{secrets.token_hex(4)}", kind=kind, settings=settings),
-        )
-        await routing.create_route(
-            session,
-            ctx=ctx,
-            actor=CLI_ACTOR,
-            req=RouteCreate(
-                name=f"f-{secrets.token_hex(4)}",
-                connector_id=row.id,
-                priority=priority,
-                tenant_ids=[tenant_id],
-            ),
-        )
-    return row.id
-
-
 def smpp(port: int, **extra: Any) -> dict[str, Any]:
     base = {"host": "127.0.0.1", "port": port, "system_id": "hongyan", "password": "pw"}
     return base | {"reconnect_min_secs": 0.05, "connect_timeout_secs": 2} | extra
@@ -135,7 +112,7 @@ async def test_link_dropped_mid_window_resends_only_at_least_once_kinds(fctx: Ap
     tenant = await tenant_of(fctx)
     async with SmscPeer(lambda e, n: None) as peer:  # holds every submit unanswered
         proxy = await InjectingProxy(peer.port).start()
-        await connector(fctx, tenant, "smpp", smpp(proxy.port), priority=10)
+        await add_tenant_connector(fctx, tenant, "smpp", smpp(proxy.port), priority=10)
         by_number = await kinds_to_numbers(fctx, tenant, 2)
         sending = asyncio.ensure_future(dispatcher.dispatch_once(fctx))
         await eventually(lambda: len(peer.submits) == 6)
@@ -169,7 +146,7 @@ async def test_garbage_from_the_smsc_is_nacked_and_broken_framing_rebinds(
     tenant = await tenant_of(fctx)
     async with SmscPeer() as peer:
         proxy = await InjectingProxy(peer.port).start()
-        x = await connector(fctx, tenant, "smpp", smpp(proxy.port), priority=10)
+        x = await add_tenant_connector(fctx, tenant, "smpp", smpp(proxy.port), priority=10)
         first = await make_messages(fctx, tenant, 2)
         assert await dispatcher.dispatch_once(fctx) == 2
         live = get_manager(fctx).running()[x]
@@ -195,8 +172,8 @@ async def test_a_connector_that_cannot_bind_is_unhealthy_and_routing_fails_over(
     tenant = await tenant_of(fctx)
     smsc = await Smsc().start()  # refuses our password: no bind, ever
     try:
-        x = await connector(fctx, tenant, "smpp", smpp(smsc.port), priority=10)
-        backup = await connector(
+        x = await add_tenant_connector(fctx, tenant, "smpp", smpp(smsc.port), priority=10)
+        backup = await add_tenant_connector(
             fctx, tenant, "simulator", {"receipt_delay_ms": 600_000}, priority=20
         )
         messages = await make_messages(fctx, tenant, 3)
