@@ -22,6 +22,7 @@ replaces the first and both are answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,21 +31,10 @@ from hongyan.connectors.base import InboundSms, Receipt
 from hongyan.models.base import utcnow
 from hongyan.smpp import DataCoding, DataSm, DeliverSm, Pdu, SmppSession
 from hongyan.smpp.constants import ESM_UDHI
+from hongyan.smpp.udh import Concat, UdhCutShortError, concat_of, elements
 
 Answer = tuple[SmppSession, Pdu]  # a deliver_sm to answer once what it carried is stored
 MAX_HELD = 10_000  # messages waiting for parts; past it parts are delivered alone
-
-_IEI_CONCAT_8 = 0x00
-_IEI_CONCAT_16 = 0x08
-
-
-@dataclass(frozen=True, slots=True)
-class Concat:
-    """Where a part belongs: the message reference, how many parts, which one (1-based)."""
-
-    ref: int
-    total: int
-    seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +80,12 @@ def mo_part(pdu: DeliverSm | DataSm) -> MoPart:
 
 
 def _udh_concat(udh: bytes) -> Concat | None:
-    """The concatenation element of a UDH (8- or 16-bit reference), if it has one."""
-    at = 0
-    while at + 2 <= len(udh):
-        iei, length = udh[at], udh[at + 1]
-        data = udh[at + 2 : at + 2 + length]
-        if iei == _IEI_CONCAT_8 and length == 3 and len(data) == 3:
-            return Concat(data[0], data[1], data[2])
-        if iei == _IEI_CONCAT_16 and length == 4 and len(data) == 4:
-            return Concat(data[0] << 8 | data[1], data[2], data[3])
-        at += 2 + length
+    """The first concatenation element of a UDH, if it has one; a header cut short is
+    ignored from there on (a handset's message is delivered, never refused)."""
+    with contextlib.suppress(UdhCutShortError):
+        for iei, data in elements(udh):
+            if (concat := concat_of(iei, data)) is not None:
+                return concat
     return None
 
 

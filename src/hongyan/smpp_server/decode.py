@@ -27,26 +27,16 @@ import gsm0338  # noqa: F401  # registers the "gsm03.38" codec
 from hongyan import errors
 from hongyan.smpp.constants import ESM_UDHI, DataCoding
 from hongyan.smpp.pdu import DataSm, SubmitSm
+from hongyan.smpp.udh import Concat, UdhCutShortError, concat_of, elements
 
 __all__ = ["Concat", "Fragment", "decode_text", "read_fragment"]
 
-_IEI_CONCAT_8 = 0x00
-_IEI_CONCAT_16 = 0x08
 _CODECS = {
     DataCoding.SMSC_DEFAULT: "gsm03.38",
     DataCoding.IA5: "ascii",
     DataCoding.LATIN1: "latin-1",
     DataCoding.UCS2: "utf-16-be",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Concat:
-    """Which part of which concatenated message a PDU is (seq counts from 1)."""
-
-    ref: int
-    total: int
-    seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +53,12 @@ def _invalid(reason: str) -> errors.HongyanError:
 
 
 def _concat_from_udh(header: bytes) -> Concat | None:
-    pos, found = 0, None
-    while pos + 2 <= len(header):
-        iei, size = header[pos], header[pos + 1]
-        data = header[pos + 2 : pos + 2 + size]
-        if len(data) < size:
-            raise _invalid("the user data header is cut short")
-        if iei == _IEI_CONCAT_8 and size == 3:
-            found = Concat(data[0], data[1], data[2])
-        elif iei == _IEI_CONCAT_16 and size == 4:
-            found = Concat(data[0] << 8 | data[1], data[2], data[3])
-        pos += 2 + size
+    found = None
+    try:
+        for iei, data in elements(header):
+            found = concat_of(iei, data) or found
+    except UdhCutShortError:
+        raise _invalid("the user data header is cut short") from None
     return found
 
 
